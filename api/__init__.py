@@ -1,0 +1,1 @@
+"""The partner API: the front door of the export service (spec/api.md)."""

@@ -1,0 +1,94 @@
+"""Bearer-token authentication and the reports role check (spec/api.md, "Authentication")."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import jwt
+from fastapi import Depends, Path
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ValidationError
+
+from api.config import ApiSettings, get_settings
+from api.errors import InvalidToken, NotAuthenticated, ReportNotFound, ReportsForbidden
+
+Role = Literal["owner", "admin", "user"]
+REPORT_ROLES = {"owner", "admin"}
+
+bearer = HTTPBearer(auto_error=False, description="JWT issued for one organisation")
+
+
+class Principal(BaseModel):
+    """The verified caller: the claims of the token."""
+
+    sub: str
+    org_id: str
+    role: Role
+    email: str | None = None
+    name: str | None = None
+
+
+_jwks_clients: dict[str, jwt.PyJWKClient] = {}
+
+
+def _verification_key(algorithm: str, settings: ApiSettings, token: str) -> object:
+    if algorithm.startswith("HS"):
+        if not settings.jwt_secret:
+            raise InvalidToken()
+        return settings.jwt_secret
+    if settings.jwt_public_key:
+        return settings.jwt_public_key
+    if settings.jwt_jwks_url:
+        client = _jwks_clients.setdefault(
+            settings.jwt_jwks_url, jwt.PyJWKClient(settings.jwt_jwks_url)
+        )
+        return client.get_signing_key_from_jwt(token).key
+    raise InvalidToken()
+
+
+def decode_token(token: str, settings: ApiSettings) -> Principal:
+    """Verify signature, expiry, issuer and audience; `none` and unlisted algorithms fail."""
+    try:
+        algorithm = jwt.get_unverified_header(token).get("alg")
+        if algorithm not in settings.jwt_algorithms:
+            raise InvalidToken()
+        claims = jwt.decode(
+            token,
+            _verification_key(algorithm, settings, token),  # type: ignore[arg-type]
+            algorithms=[algorithm],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={
+                "require": ["exp", "sub", "org_id", "role"],
+                "verify_aud": settings.jwt_audience is not None,
+            },
+        )
+        return Principal.model_validate(claims)
+    except (jwt.PyJWTError, ValidationError, ValueError, TypeError) as error:
+        raise InvalidToken() from error
+
+
+async def current_principal(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    settings: Annotated[ApiSettings, Depends(get_settings)],
+) -> Principal:
+    if credentials is None:
+        raise NotAuthenticated()
+    if credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise InvalidToken()
+    return decode_token(credentials.credentials, settings)
+
+
+async def reports_admin(
+    principal: Annotated[Principal, Depends(current_principal)],
+    organisation_id: Annotated[str, Path(alias="organisationId", max_length=64)],
+) -> Principal:
+    """Owner or admin of the organisation in the path; another organisation is a 404."""
+    if principal.role not in REPORT_ROLES:
+        raise ReportsForbidden()
+    if organisation_id != principal.org_id:
+        raise ReportNotFound()
+    return principal
+
+
+ReportsAdmin = Annotated[Principal, Depends(reports_admin)]

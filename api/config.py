@@ -1,0 +1,57 @@
+"""API settings: the shared service settings plus how tokens are verified."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Self
+
+from pydantic import model_validator
+
+from reports_pipeline.settings import ServiceSettings
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret"}
+LOCAL_DEV_SECRET = "local-development-only-secret-not-for-production"  # noqa: S105 - refused in production
+ALLOWED_ALGORITHMS = {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384"}
+
+
+class ApiSettings(ServiceSettings):
+    jwt_secret: str | None = None
+    jwt_public_key: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_algorithms: list[str] = ["HS256"]
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+    max_body_bytes: int = 64 * 1024
+    launch_runs: bool = True
+
+    @model_validator(mode="after")
+    def _keys_are_usable(self) -> Self:
+        unknown = set(self.jwt_algorithms) - ALLOWED_ALGORITHMS
+        if unknown or not self.jwt_algorithms:
+            raise ValueError(f"REPORTS_JWT_ALGORITHMS has unsupported entries: {sorted(unknown)}")
+        if self.env == "local" and not (
+            self.jwt_secret or self.jwt_public_key or self.jwt_jwks_url
+        ):
+            self.jwt_secret = LOCAL_DEV_SECRET
+        wants_hmac = any(a.startswith("HS") for a in self.jwt_algorithms)
+        wants_public = any(not a.startswith("HS") for a in self.jwt_algorithms)
+        if (
+            self.env == "production"
+            and wants_hmac
+            and (
+                self.jwt_secret is None
+                or self.jwt_secret in PLACEHOLDER_SECRETS | {LOCAL_DEV_SECRET}
+                or len(self.jwt_secret) < 32
+            )
+        ):
+            raise ValueError("REPORTS_JWT_SECRET must be a real secret of 32+ characters")
+        if wants_hmac and not self.jwt_secret:
+            raise ValueError("an HS algorithm is allowed but REPORTS_JWT_SECRET is not set")
+        if wants_public and not (self.jwt_public_key or self.jwt_jwks_url):
+            raise ValueError("RS/ES algorithms need REPORTS_JWT_PUBLIC_KEY or REPORTS_JWT_JWKS_URL")
+        return self
+
+
+@lru_cache
+def get_settings() -> ApiSettings:
+    return ApiSettings()

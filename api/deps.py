@@ -1,0 +1,34 @@
+"""Dependencies that read like types: the job table, the store, the launcher."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from api.config import ApiSettings
+from api.launcher import DagsterLauncher
+from reports_pipeline.job_table import JobTable
+from reports_pipeline.storage import ReportStore
+
+
+async def get_job_table(request: Request) -> JobTable:
+    return request.app.state.job_table
+
+
+async def get_store(request: Request) -> ReportStore:
+    return request.app.state.store
+
+
+async def get_api_settings(request: Request) -> ApiSettings:
+    return request.app.state.settings
+
+
+async def get_launcher(request: Request) -> DagsterLauncher:
+    return request.app.state.launcher
+
+
+JobTableDep = Annotated[JobTable, Depends(get_job_table)]
+StoreDep = Annotated[ReportStore, Depends(get_store)]
+LauncherDep = Annotated[DagsterLauncher, Depends(get_launcher)]
+SettingsDep = Annotated[ApiSettings, Depends(get_api_settings)]

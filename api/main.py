@@ -1,0 +1,69 @@
+"""The FastAPI application: `uvicorn api.main:app`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.config import ApiSettings, get_settings
+from api.errors import install_error_handlers
+from api.launcher import DagsterLauncher
+from api.limits import BodySizeLimit
+from api.routes import health, page, reports
+from reports_pipeline.job_table import JobTable, make_engine, migrate
+from reports_pipeline.storage import ReportStore, make_s3_client
+
+DESCRIPTION = """
+On-demand CSV exports of the CRM's Chat, Contact, Ticket, Call-Log and Goal data.
+Request an export, poll it, then fetch a one-hour download link.
+Every call needs `Authorization: Bearer <JWT>` with `sub`, `org_id`, `role` and `exp`.
+"""
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        migrate(engine)
+        app.state.job_table = JobTable(engine)
+        app.state.store = ReportStore(
+            make_s3_client(
+                endpoint_url=settings.s3_endpoint_url,
+                region=settings.s3_region,
+                access_key_id=settings.s3_access_key_id,
+                secret_access_key=settings.s3_secret_access_key,
+            ),
+            settings.s3_bucket,
+        )
+        app.state.launcher = DagsterLauncher(settings.dagster_url)
+        app.state.settings = settings
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="CRM Reports API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[{"name": "Reports", "description": "Request, follow and download exports"}],
+    )
+
+    async def current_settings() -> ApiSettings:  # async: no thread-pool hop per request
+        return settings
+
+    app.dependency_overrides[get_settings] = current_settings
+    install_error_handlers(app)
+    app.include_router(reports.router)
+    app.include_router(page.router)
+    app.include_router(health.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+app = create_app()

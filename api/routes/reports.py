@@ -1,0 +1,189 @@
+"""The reports endpoints (spec/api.md, "Endpoints")."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Body, Path, Query, Response, status
+from fastapi.exceptions import RequestValidationError
+
+from api import errors
+from api.auth import ReportsAdmin
+from api.deps import JobTableDep, LauncherDep, SettingsDep, StoreDep
+from api.schemas import (
+    REQUEST_EXAMPLES,
+    DownloadPublic,
+    ErrorPublic,
+    Link,
+    ReportCreate,
+    ReportCreated,
+    ReportListPublic,
+    ReportPublic,
+    ReportTypeName,
+)
+from reports_pipeline import job_table as jobs
+from reports_pipeline.job_table import (
+    InvalidCursor,
+    JobTable,
+    NewReport,
+    ReportRow,
+    Requester,
+    Status,
+)
+from reports_pipeline.options import organisation_options
+from reports_pipeline.replica import ReplicaReader
+from reports_pipeline.storage import StoreUnavailable
+
+BASE = "/api/wp-crm/reports/{organisationId}"
+
+router = APIRouter(
+    prefix=BASE,
+    tags=["Reports"],
+    responses={
+        401: {"model": ErrorPublic, "description": "Not authenticated / Invalid token"},
+        403: {"model": ErrorPublic, "description": "Only Admin or Owner can access reports"},
+        404: {"model": ErrorPublic, "description": "Report not found"},
+        422: {"model": ErrorPublic, "description": "Invalid request (field-level errors)"},
+    },
+)
+
+OrganisationId = Annotated[str, Path(alias="organisationId", max_length=64)]
+ReportId = Annotated[str, Path(alias="reportId", max_length=64)]
+
+
+def _report_or_404(job_table: JobTable, organisation_id: str, report_id: str) -> ReportRow:
+    report = job_table.get(organisation_id, report_id)
+    if report is None:
+        raise errors.ReportNotFound()
+    return report
+
+
+def _href(organisation_id: str, report_id: str) -> str:
+    return f"/api/wp-crm/reports/{organisation_id}/{report_id}"
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ReportCreated,
+    summary="Request an export",
+    responses={409: {"model": ErrorPublic, "description": "Rate limited (see `code`)"}},
+)
+def request_export(
+    principal: ReportsAdmin,
+    organisation_id: OrganisationId,
+    body: Annotated[ReportCreate, Body(openapi_examples=REQUEST_EXAMPLES)],
+    response: Response,
+    background: BackgroundTasks,
+    job_table: JobTableDep,
+    launcher: LauncherDep,
+) -> ReportCreated:
+    new = NewReport(
+        organisation_id=organisation_id,
+        type=body.type,
+        filters=body.filters.model_dump(mode="json", by_alias=True, exclude_none=True),
+        timezone=body.timezone,
+        requested_by=Requester(principal.sub, principal.email, principal.name),
+    )
+    try:
+        report = job_table.create(new)
+    except jobs.ReportInProgress as busy:
+        raise errors.ReportInProgress(existing_report_id=busy.existing_id) from None
+    except jobs.CompletedRecently as recent:
+        raise errors.ReportCompletedRecently(
+            existing_report_id=recent.existing_id,
+            headers={"Retry-After": str(recent.retry_after_s)},
+        ) from None
+    # Launch after answering: the request is recorded, and the launch sensor picks it up
+    # if this launch cannot reach Dagster (or the API stops before it runs).
+    background.add_task(launcher.launch, report, job_table)
+    href = _href(organisation_id, report.id)
+    response.headers["Location"] = href
+    return ReportCreated(
+        id=report.id,
+        type=report.type,
+        status=report.status,
+        created_at=report.created_at,
+        link=Link(href=href),
+    )
+
+
+@router.get("", response_model=ReportListPublic, summary="List exports, newest first")
+def list_exports(
+    principal: ReportsAdmin,
+    organisation_id: OrganisationId,
+    job_table: JobTableDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    type: Annotated[ReportTypeName | None, Query()] = None,
+    status: Annotated[Status | None, Query()] = None,
+) -> ReportListPublic:
+    try:
+        rows, next_cursor = job_table.page(
+            organisation_id,
+            limit=limit,
+            cursor=cursor,
+            report_type=type,
+            status=status.value if status else None,
+        )
+    except InvalidCursor as error:
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("query", "cursor"), "msg": str(error)}]
+        ) from None
+    return ReportListPublic(items=[ReportPublic.of(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/options",
+    summary="The organisation's values the filters pick from",
+    description="Ids and names for every `x-options` source named in the filter schemas "
+    "(team members, channels, labels, ticket statuses, goals, trackers, custom fields...).",
+)
+def filter_options(
+    principal: ReportsAdmin, organisation_id: OrganisationId, settings: SettingsDep
+) -> dict[str, list[dict[str, Any]]]:
+    with ReplicaReader(settings.replica_root, organisation_id) as reader:
+        return organisation_options(reader)
+
+
+@router.get("/{reportId}", response_model=ReportPublic, summary="One export")
+def get_export(
+    principal: ReportsAdmin,
+    organisation_id: OrganisationId,
+    report_id: ReportId,
+    job_table: JobTableDep,
+) -> ReportPublic:
+    return ReportPublic.of(_report_or_404(job_table, organisation_id, report_id))
+
+
+@router.get(
+    "/{reportId}/download",
+    response_model=DownloadPublic,
+    summary="A presigned link to the finished file, valid for one hour",
+    responses={
+        409: {"model": ErrorPublic, "description": "Still being generated, or failed"},
+        410: {"model": ErrorPublic, "description": "Report file not available"},
+        503: {"model": ErrorPublic, "description": "Failed to generate download URL"},
+    },
+)
+def download_export(
+    principal: ReportsAdmin,
+    organisation_id: OrganisationId,
+    report_id: ReportId,
+    job_table: JobTableDep,
+    store: StoreDep,
+) -> DownloadPublic:
+    report = _report_or_404(job_table, organisation_id, report_id)
+    if report.status in (Status.PENDING, Status.PROCESSING):
+        raise errors.ReportNotReady()
+    if report.status == Status.FAILED:
+        raise errors.ReportFailed(error=report.error)
+    if not report.object_key or not report.file_name:
+        raise errors.ReportFileGone()
+    try:
+        if not store.exists(report.object_key):
+            raise errors.ReportFileGone()
+        link = store.presign_download(report.object_key, report.file_name)
+    except StoreUnavailable:
+        raise errors.DownloadUnavailable() from None
+    return DownloadPublic(url=link.url, expires_at=link.expires_at, file_name=report.file_name)

@@ -1,0 +1,215 @@
+"""Chat-export benchmark: the pipeline against the two ceilings, side by side in one run.
+
+    python -m bench.export_bench --sizes 1000000 5000000 [--keep-replicas]
+
+For each size it generates a one-organisation replica, then measures, each in a fresh
+process so peak RSS is that measurement's own:
+
+- pipeline: the real `export_report` job (execute_in_process) streaming to the S3 server;
+- copy:     DuckDB `COPY (the chat rows) TO` a local CSV — the query engine's ceiling;
+- upload:   a plain multipart upload of the same number of bytes — the store's ceiling.
+
+It prints rows/s, MB/s, peak RSS and pipeline rate / min(ceilings).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from devstack import Ports, Stack
+from warehouse.generate import ReplicaSpec, generate
+
+BUCKET = "bench"
+ORG = "org_001"
+
+# The engine's ceiling on the same rows: the chat export's own slice query, run once over
+# the whole organisation and written by DuckDB's COPY (no slicing, no Python in the loop).
+COPY_SQL = "COPY (SELECT * FROM ({query}) ORDER BY created_at, chat_id) TO '{target}' (HEADER)"
+
+
+def measure_pipeline(replica: str, s3_url: str, workdir: str) -> dict[str, float]:
+    from dagster_aws.s3 import S3Resource
+
+    from reports_pipeline.definitions import defs
+    from reports_pipeline.export import run_config, run_tags
+    from reports_pipeline.job_table import JobTable, NewReport, Requester, make_engine, migrate
+    from reports_pipeline.resources import (
+        JobTableResource,
+        ReplicaResource,
+        ReportStoreResource,
+    )
+
+    url = f"sqlite:///{workdir}/jobs.db"
+    migrate(make_engine(url))
+    report = JobTable(make_engine(url)).create(
+        NewReport(ORG, "chat", {}, "UTC", Requester("bench"))
+    )
+    resources = {
+        "replica": ReplicaResource(root=replica),
+        "store": ReportStoreResource(
+            s3=S3Resource(endpoint_url=s3_url, region_name="us-east-1"), bucket=BUCKET
+        ),
+        "job_table": JobTableResource(database_url=url),
+    }
+    started = time.monotonic()
+    result = defs.resolve_job_def("export_report").execute_in_process(
+        run_config=run_config(report.id, ORG, "chat", {}, "UTC"),
+        tags=run_tags(report.id, ORG, "chat"),
+        resources=resources,
+    )
+    elapsed = time.monotonic() - started
+    assert result.success
+    done = JobTable(make_engine(url)).get(ORG, report.id)
+    assert done is not None and done.row_count is not None and done.file_size_bytes
+    return {"rows": done.row_count, "bytes": done.file_size_bytes, "seconds": elapsed}
+
+
+def measure_copy(replica: str, workdir: str) -> dict[str, float]:
+    from reports_pipeline.replica import ReplicaReader
+    from reports_pipeline.reports.chat import SLICE_SQL, SLICE_TABLES
+
+    target = Path(workdir) / "copy.csv"
+    reader = ReplicaReader(Path(replica), ORG, memory_limit="4GB")
+    for table in (*SLICE_TABLES, "chats"):
+        reader._declare(table)  # noqa: SLF001 - the benchmark borrows the reader's views
+    reader.con.execute("CREATE VIEW c AS SELECT * FROM chats")
+    query = (
+        SLICE_SQL.replace("$lo", "(SELECT min(chat_id) FROM chats)")
+        .replace("$hi", "(SELECT max(chat_id) FROM chats)")
+        .replace("$notes", "5")
+        .replace("$note_chars", "100")
+    )
+    started = time.monotonic()
+    reader.con.execute(COPY_SQL.format(query=query, target=target))  # our own text and path
+    elapsed = time.monotonic() - started
+    rows = int(reader.con.execute("SELECT count(*) FROM chats").fetchall()[0][0])
+    size = target.stat().st_size
+    target.unlink()
+    return {"rows": rows, "bytes": size, "seconds": elapsed}
+
+
+def measure_upload(s3_url: str, size: int) -> dict[str, float]:
+    from reports_pipeline.storage import MIB, ReportStore, make_s3_client
+
+    store = ReportStore(make_s3_client(endpoint_url=s3_url, region="us-east-1"), BUCKET)
+    block = os.urandom(MIB)
+
+    def chunks():  # type: ignore[no-untyped-def]
+        left = size
+        while left > 0:
+            yield block[: min(MIB, left)]
+            left -= MIB
+
+    started = time.monotonic()
+    store.upload_stream("bench/plain-upload.bin", chunks())
+    return {"rows": 0, "bytes": size, "seconds": time.monotonic() - started}
+
+
+def child(kind: str, args: list[str]) -> dict[str, float]:
+    """Run one measurement in a fresh interpreter; it reports its own peak RSS."""
+    out = subprocess.run(  # noqa: S603 - our own module
+        [sys.executable, "-m", "bench.export_bench", "--child", kind, *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM is per address space; ru_maxrss survives exec
+    and would report the parent's peak)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def run_child(kind: str, args: list[str]) -> None:
+    if kind == "pipeline":
+        result = measure_pipeline(*args)
+    elif kind == "copy":
+        result = measure_copy(*args)
+    else:
+        result = measure_upload(args[0], int(args[1]))
+    result["peak_rss_mb"] = peak_rss_mb()
+    print(json.dumps(result))
+
+
+def clear_bucket(stack: Stack) -> None:
+    from reports_pipeline.storage import make_s3_client
+
+    client = make_s3_client(endpoint_url=stack.s3_url, region="us-east-1")
+    for item in client.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+        client.delete_object(Bucket=BUCKET, Key=item["Key"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--work", type=Path, default=Path(".local/bench"))
+    parser.add_argument("--keep-replicas", action="store_true")
+    parser.add_argument(
+        "--ceiling-timeout",
+        type=float,
+        default=900,
+        help="seconds a ceiling measurement may take before it is reported as not finished",
+    )
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args, rest = parser.parse_known_args()
+    if args.child:
+        run_child(args.child, rest)
+        return
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    args.work.mkdir(parents=True, exist_ok=True)
+    stack = Stack(home=args.work, replica=args.work, ports=Ports.free(), bucket=BUCKET)
+    stack.start_s3()
+    print("| chats | measurement | rows/s | MB/s | peak RSS MB | seconds |")
+    print("|---:|---|---:|---:|---:|---:|")
+    try:
+        for size in args.sizes:
+            replica = args.work / f"replica-{size}"
+            if not (replica / "replica.duckdb").exists():
+                generate(replica, ReplicaSpec(orgs=1, chats_per_org=size, seed=1))
+            with tempfile.TemporaryDirectory(dir=args.work) as workdir:
+                pipeline = child("pipeline", [str(replica.resolve()), stack.s3_url, workdir])
+                clear_bucket(stack)
+                copy = child("copy", [str(replica.resolve()), workdir])
+                upload = child("upload", [stack.s3_url, str(int(pipeline["bytes"]))])
+                clear_bucket(stack)
+            rates = {}
+            for name, m in (
+                ("pipeline", pipeline),
+                ("duckdb COPY", copy),
+                ("plain upload", upload),
+            ):
+                rates[name] = m["bytes"] / m["seconds"] / 1e6
+                rows = f"{m['rows'] / m['seconds']:,.0f}" if m["rows"] else "—"
+                print(
+                    f"| {size:,} | {name} | {rows} | {rates[name]:.1f} "
+                    f"| {m['peak_rss_mb']:.0f} | {m['seconds']:.1f} |",
+                    flush=True,
+                )
+            ceiling = min(rates["duckdb COPY"], rates["plain upload"])
+            print(
+                f"| {size:,} | **ratio** pipeline / min(ceilings) | | "
+                f"**{rates['pipeline'] / ceiling:.2f}** | | |",
+                flush=True,
+            )
+            if not args.keep_replicas:
+                shutil.rmtree(replica)
+    finally:
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()

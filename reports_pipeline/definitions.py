@@ -1,0 +1,41 @@
+"""The code location: one Definitions object, its resources chosen from settings here."""
+
+from __future__ import annotations
+
+from dagster import Definitions
+from dagster_aws.s3 import S3Resource
+
+from reports_pipeline.assets import replica_tables
+from reports_pipeline.export import export_report
+from reports_pipeline.resources import JobTableResource, ReplicaResource, ReportStoreResource
+from reports_pipeline.sensors import (
+    fail_reports_of_cancelled_runs,
+    fail_reports_of_failed_runs,
+    launch_pending_reports,
+)
+from reports_pipeline.settings import ServiceSettings
+
+
+def build_resources(settings: ServiceSettings) -> dict[str, object]:
+    s3 = S3Resource(
+        endpoint_url=settings.s3_endpoint_url,
+        region_name=settings.s3_region,
+        aws_access_key_id=settings.s3_access_key_id,
+        aws_secret_access_key=settings.s3_secret_access_key,
+        max_attempts=8,
+    )
+    return {
+        "replica": ReplicaResource(root=str(settings.replica_root.resolve())),
+        "store": ReportStoreResource(
+            s3=s3, bucket=settings.s3_bucket, part_size_mib=settings.s3_part_size_mib
+        ),
+        "job_table": JobTableResource(database_url=settings.database_url),
+    }
+
+
+defs = Definitions(
+    jobs=[export_report],
+    assets=[replica_tables],
+    sensors=[launch_pending_reports, fail_reports_of_failed_runs, fail_reports_of_cancelled_runs],
+    resources=build_resources(ServiceSettings()),
+)

@@ -1,0 +1,265 @@
+"""The filter vocabulary shared by every report type (spec/reports.md, "Filter vocabulary").
+
+Each filter is a typed model that compiles to one Polars expression. Nothing here does
+I/O or touches SQL: user text only ever becomes a literal value in an expression.
+A report type declares its filters as a `ReportFilters` subclass whose fields carry a
+`On(...)` marker naming the column(s) the filter reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from functools import reduce
+from typing import Annotated, Any, Generic, Literal, TypeVar
+from zoneinfo import ZoneInfo
+
+import polars as pl
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+MAX_SET_VALUES = 1_000
+MAX_PREDICATES = 50
+MAX_TEXT = 200
+
+T = TypeVar("T")
+
+
+class StrictModel(BaseModel):
+    """Refuses unknown keys: a misspelt filter is a 422, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+
+
+class SetFilter(StrictModel, Generic[T]):
+    """`values` = any of, `exclude_values` = none of, `exists: false` = empty. One of the three."""
+
+    values: list[T] | None = Field(None, min_length=1, max_length=MAX_SET_VALUES)
+    exclude_values: list[T] | None = Field(None, min_length=1, max_length=MAX_SET_VALUES)
+    exists: bool | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SetFilter[T]:
+        given = [k for k in ("values", "exclude_values", "exists") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of values, exclude_values or exists")
+        return self
+
+    def to_expr(self, column: pl.Expr) -> pl.Expr:
+        if self.values is not None:
+            return column.is_in(self.values).fill_null(False)
+        if self.exclude_values is not None:
+            return column.is_null() | ~column.is_in(self.exclude_values)
+        return column.is_not_null() if self.exists else column.is_null()
+
+
+class TextSetFilter(SetFilter[Text]):
+    """A set filter over text values (workflow states, call statuses, hang-up causes)."""
+
+
+class MultiSetFilter(SetFilter[T], Generic[T]):
+    """The set filter over a list column; `require_every_value` asks for all listed values."""
+
+    require_every_value: bool = False
+
+    @model_validator(mode="after")
+    def _every_needs_values(self) -> MultiSetFilter[T]:
+        if self.require_every_value and self.values is None:
+            raise ValueError("require_every_value goes with values")
+        return self
+
+    def to_expr(self, column: pl.Expr) -> pl.Expr:
+        if self.values is not None and self.require_every_value:
+            return reduce(lambda a, b: a & b, (column.list.contains(v) for v in self.values))
+        if self.values is not None:
+            return column.list.eval(pl.element().is_in(self.values)).list.any().fill_null(False)
+        if self.exclude_values is not None:
+            hit = column.list.eval(pl.element().is_in(self.exclude_values)).list.any()
+            return ~hit.fill_null(False)
+        has_any = column.list.len().fill_null(0) > 0
+        return has_any if self.exists else ~has_any
+
+
+Bound = date | AwareDatetime
+
+
+class DateRange(StrictModel):
+    """Inclusive bounds; a bare date is the whole day in the request's timezone."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: Bound | None = Field(None, alias="from")
+    to: Bound | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DateRange:
+        if self.from_ is not None and self.to is not None:
+            lo, hi = _day_or_instant(self.from_), _day_or_instant(self.to)
+            if lo > hi:
+                raise ValueError("'from' is after 'to'")
+        return self
+
+    def to_expr(self, column: pl.Expr, tz: str) -> pl.Expr:
+        parts: list[pl.Expr] = []
+        if self.from_ is not None:
+            parts.append(column >= _start(self.from_, tz))
+        if self.to is not None:
+            if isinstance(self.to, datetime):
+                parts.append(column <= self.to.astimezone(UTC))
+            else:
+                parts.append(column < _start(self.to + timedelta(days=1), tz))
+        return _all(parts).fill_null(False)
+
+
+def _day_or_instant(bound: Bound) -> tuple[date, datetime | None]:
+    # Comparable across kinds: a date sorts as its whole day.
+    return (bound.date(), bound) if isinstance(bound, datetime) else (bound, None)
+
+
+def _start(bound: Bound, tz: str) -> datetime:
+    start = (
+        bound if isinstance(bound, datetime) else datetime.combine(bound, time.min, ZoneInfo(tz))
+    )
+    return start.astimezone(UTC)
+
+
+class NumberRange(StrictModel):
+    min: float | None = Field(None, allow_inf_nan=False)
+    max: float | None = Field(None, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> NumberRange:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("'min' is greater than 'max'")
+        return self
+
+    def to_expr(self, column: pl.Expr) -> pl.Expr:
+        parts = []
+        if self.min is not None:
+            parts.append(column >= self.min)
+        if self.max is not None:
+            parts.append(column <= self.max)
+        return _all(parts).fill_null(False)
+
+
+Scalar = bool | int | float | str  # smart union: true stays a bool, "5" stays text
+PredicateOp = Literal["eq", "neq", "contains", "in", "not_in", "exists", "gt", "gte", "lt", "lte"]
+
+
+class Predicate(StrictModel):
+    """One condition on a named attribute (a custom field key or a tracker name)."""
+
+    field: Text
+    op: PredicateOp
+    value: Scalar | list[Scalar] | None = None
+
+    @model_validator(mode="after")
+    def _value_fits_op(self) -> Predicate:
+        if self.op in ("in", "not_in"):
+            ok = isinstance(self.value, list) and 0 < len(self.value) <= MAX_SET_VALUES
+            need = "a non-empty list"
+        elif self.op == "exists":
+            ok, need = isinstance(self.value, bool), "true or false"
+        elif self.op in ("gt", "gte", "lt", "lte"):
+            ok = isinstance(self.value, int | float | str) and not isinstance(self.value, bool)
+            need = "a number or a string"
+        else:
+            ok, need = isinstance(self.value, str | int | float), "a single value"
+        if not ok:
+            raise ValueError(f"op '{self.op}' needs {need} as value")
+        if isinstance(self.value, str) and len(self.value) > MAX_TEXT:
+            raise ValueError(f"value is longer than {MAX_TEXT} characters")
+        return self
+
+    def to_expr(self, column: pl.Expr) -> pl.Expr:
+        """`column` holds the attribute as text (null where the row has no value)."""
+        value = self.value
+        if self.op == "exists":
+            return column.is_not_null() if value else column.is_null()
+        if self.op in ("in", "not_in"):
+            hit = column.is_in([_as_text(v) for v in value]).fill_null(False)  # type: ignore[union-attr]
+            return hit if self.op == "in" else ~hit
+        if self.op == "contains":
+            needle = _as_text(value).lower()
+            return column.str.to_lowercase().str.contains(needle, literal=True).fill_null(False)
+        if self.op in ("eq", "neq"):
+            hit = (column == _as_text(value)).fill_null(False)
+            return hit if self.op == "eq" else ~hit
+        # Numbers compare as numbers; text (ISO dates included) compares as text.
+        lhs = column.cast(pl.Float64, strict=False) if isinstance(value, int | float) else column
+        compare = {"gt": lhs.__gt__, "gte": lhs.__ge__, "lt": lhs.__lt__, "lte": lhs.__le__}
+        return compare[self.op](value).fill_null(False)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+Predicates = Annotated[list[Predicate], Field(max_length=MAX_PREDICATES)]
+
+
+def search_expr(text: str, columns: Sequence[str]) -> pl.Expr:
+    """Case-insensitive plain-text substring over any of `columns`."""
+    needle = text.lower()
+    hits = [
+        pl.col(c).cast(pl.String).str.to_lowercase().str.contains(needle, literal=True)
+        for c in columns
+    ]
+    return reduce(lambda a, b: a | b, hits).fill_null(False)
+
+
+def _all(parts: list[pl.Expr]) -> pl.Expr:
+    return reduce(lambda a, b: a & b, parts) if parts else pl.lit(True)
+
+
+def options(source: str) -> Any:
+    """Names the list of the organisation's values a filter picks from (`GET .../options`);
+    the admin page reads it from the schema as `x-options`."""
+    return Field(json_schema_extra={"x-options": source})
+
+
+class On:
+    """Marks a filter field with the column(s) it reads in the report's frame."""
+
+    def __init__(self, *columns: str) -> None:
+        self.columns = columns
+
+
+class ReportFilters(StrictModel):
+    """Base of each report type's filters: compiles every set field to one expression.
+
+    Predicate lists are compiled by the report type itself (their columns are discovered
+    per organisation), so `compile` skips them and `predicates()` hands them over.
+    """
+
+    def compile(self, tz: str) -> list[pl.Expr]:
+        exprs = []
+        for name, info in type(self).model_fields.items():
+            value = getattr(self, name)
+            marker = next((m for m in info.metadata if isinstance(m, On)), None)
+            if value is None or marker is None:
+                continue
+            exprs.append(_compile_field(value, marker.columns, tz))
+        return exprs
+
+    def where(self, tz: str) -> pl.Expr:
+        return _all(self.compile(tz))
+
+
+def _compile_field(value: Any, columns: tuple[str, ...], tz: str) -> pl.Expr:
+    column = pl.col(columns[0])
+    if isinstance(value, bool):
+        return column.fill_null(False) == value
+    if isinstance(value, str):
+        return search_expr(value, columns)
+    if isinstance(value, DateRange):
+        return value.to_expr(column, tz)
+    if isinstance(value, NumberRange | SetFilter):
+        return value.to_expr(column)
+    raise TypeError(f"no compiler for {type(value).__name__}")

@@ -1,0 +1,12 @@
+"""The registry of report types: adding a type is one module and one line here."""
+
+from __future__ import annotations
+
+from reports_pipeline.reports import call_log, chat, contact, goal, ticket
+from reports_pipeline.reports.base import Export, ReportType
+
+REPORT_TYPES: dict[str, ReportType] = {
+    t.name: t for t in (chat.REPORT, contact.REPORT, ticket.REPORT, call_log.REPORT, goal.REPORT)
+}
+
+__all__ = ["REPORT_TYPES", "Export", "ReportType"]

@@ -1,0 +1,88 @@
+"""What every report type declares: its filters, its columns and its query."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from reports_pipeline.filters import ReportFilters
+from reports_pipeline.replica import ReplicaReader
+
+DEFAULT_SLICE_ROWS = 50_000
+
+
+@dataclass
+class Export:
+    """The header and a stream of frames whose columns are exactly `columns`, in order."""
+
+    columns: list[str]
+    batches: Iterator[pl.DataFrame]
+
+
+ExportBuilder = Callable[[ReplicaReader, Any, str, int], Export]
+
+
+@dataclass(frozen=True)
+class ReportType:
+    name: str
+    label: str
+    description: str
+    filters: type[ReportFilters]
+    build: ExportBuilder
+    example: dict[str, Any] = field(default_factory=dict)
+
+    def parse_filters(self, payload: dict[str, Any] | None) -> ReportFilters:
+        return self.filters.model_validate(payload or {})
+
+
+def lookup(
+    reader: ReplicaReader, table: str, key: str, value: str, *, as_key: str, as_value: str
+) -> pl.DataFrame:
+    """A small id -> name table of one organisation (channels, members, labels, ...)."""
+    frame = reader.query(table, f"SELECT {key}, {value} FROM {table}")  # noqa: S608 - our names
+    return frame.rename({key: as_key, value: as_value})
+
+
+def rows_for(
+    reader: ReplicaReader, table: str, key: str, ids: pl.Series, columns: str = "*"
+) -> pl.DataFrame:
+    """Rows of `table` whose `key` is one of `ids` (a slice's own related rows)."""
+    wanted = pl.DataFrame({"id": ids.unique().drop_nulls()})
+    if wanted.height == 0:
+        return reader.query(table, f"SELECT {columns} FROM {table} LIMIT 0")  # noqa: S608
+    lo, hi = wanted["id"].min(), wanted["id"].max()
+    # The range lets DuckDB skip row groups; the semi-join keeps exactly the slice's rows.
+    return reader.query(
+        table,
+        f"SELECT {columns} FROM {table} WHERE {key} BETWEEN ? AND ? "  # noqa: S608 - our names
+        f"AND {key} IN (SELECT id FROM wanted)",
+        [lo, hi],
+        wanted=wanted,
+    )
+
+
+def select_columns(frame: pl.DataFrame, columns: dict[str, pl.Expr]) -> pl.DataFrame:
+    return frame.select(expr.alias(name) for name, expr in columns.items())
+
+
+def sliced_export(
+    reader: ReplicaReader,
+    order: tuple[str, str, str],
+    slice_rows: int,
+    enrich: Callable[[pl.DataFrame], pl.DataFrame],
+    where: pl.Expr,
+    columns: dict[str, pl.Expr],
+) -> Export:
+    """The export of a table read slice by slice in `order` (table, timestamp, id): each
+    slice is enriched with its own related rows, filtered, and cut to the columns."""
+    table, ts, key = order
+
+    def batches() -> Iterator[pl.DataFrame]:
+        for part in reader.slices(table, ts, key, slice_rows):
+            frame = enrich(reader.slice_rows(table, ts, key, part)).sort(ts, key)
+            yield select_columns(frame.filter(where), columns)
+
+    return Export(list(columns), batches())

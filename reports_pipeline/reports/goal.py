@@ -1,0 +1,249 @@
+"""goal: Bot Journey goals, one row per matched chat's latest session (spec/reports.md, "goal").
+
+The shape is found per run: a first pass over the matched sessions finds N (the largest
+goal-event count) and T(i) (the tracker names recorded at position i); the second pass
+streams the rows. Both passes read the same slices and apply the same filters.
+
+Matching: a chat matches when its latest session passes `channels`, has at least one goal
+event inside `event_date` and among `goal_ids` (when those are given), and its tracker
+values (the latest value of each tracker in the session) satisfy every `trackers`
+predicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import reduce
+from typing import Annotated
+
+import polars as pl
+
+from reports_pipeline.filters import DateRange, On, Predicates, ReportFilters, SetFilter, options
+from reports_pipeline.replica import ReplicaReader, Slice, slices_of
+from reports_pipeline.reports.base import Export, ReportType, lookup, rows_for
+
+LATEST_SESSIONS = """
+SELECT max(started_at) AS ts, arg_max(session_id, (started_at, session_id)) AS key
+FROM bot_sessions GROUP BY chat_id ORDER BY ts, key
+"""
+
+
+class GoalFilters(ReportFilters):
+    event_date: Annotated[DateRange | None, On("recorded_at")] = None
+    goal_ids: Annotated[SetFilter[int] | None, On("goal_id"), options("goals")] = None
+    channels: Annotated[SetFilter[int] | None, On("channel_id"), options("channels")] = None
+    trackers: Annotated[Predicates | None, options("trackers")] = None
+
+
+STATIC: dict[str, pl.Expr] = {
+    "Chat ID": pl.col("chat_id"),
+    "Chat Name": pl.col("chat_name"),
+    "Channel": pl.col("channel"),
+    "Contact ID": pl.col("contact_id"),
+    "Contact Name": pl.col("contact_name"),
+    "Journey ID": pl.col("journey_id"),
+    "Journey Name": pl.col("journey"),
+    "Session ID": pl.col("session_id"),
+    "Session Started At": pl.col("started_at"),
+    "Session Status": pl.col("status"),
+    "Total Events": pl.col("total_events"),
+}
+
+
+@dataclass
+class Shape:
+    """N and T(i): the dynamic part of the header."""
+
+    events: int = 0
+    trackers: dict[int, set[str]] = field(default_factory=dict)
+
+    def columns(self) -> list[tuple[str, pl.Expr]]:
+        out: list[tuple[str, pl.Expr]] = []
+        for i in range(1, self.events + 1):
+            out += [
+                (f"Goal {i} Name", pl.col(f"goal_{i}")),
+                (f"Goal {i} Milestone", pl.col(f"milestone_{i}")),
+                (f"Goal {i} Recorded At", pl.col(f"recorded_at_{i}")),
+            ]
+            out += [
+                (f"Goal {i} {name}", pl.col(f"tracker_{i}_{name}"))
+                for name in sorted(self.trackers.get(i, ()))
+            ]
+        return out
+
+
+@dataclass
+class _Matched:
+    sessions: pl.DataFrame  # one row per matched session, with chat and contact fields
+    events: pl.DataFrame  # their goal events
+    trackers: pl.DataFrame  # their tracker values, with the event's position
+
+
+class _Matcher:
+    def __init__(self, reader: ReplicaReader, filters: GoalFilters, tz: str) -> None:
+        self.reader, self.filters, self.tz = reader, filters, tz
+        self.goals = lookup(reader, "goals", "goal_id", "name", as_key="goal_id", as_value="goal")
+        self.journeys = lookup(
+            reader, "bot_journeys", "journey_id", "name", as_key="journey_id", as_value="journey"
+        )
+        self.channels = lookup(
+            reader, "channels", "channel_id", "name", as_key="channel_id", as_value="channel"
+        )
+        # (started_at, session_id) of each chat's latest session, in export order.
+        self.latest = reader.query("bot_sessions", LATEST_SESSIONS)
+
+    def slices(self, size: int) -> Iterator[Slice]:
+        yield from slices_of(self.latest, size)
+
+    def match(self, part: Slice) -> _Matched:
+        reader = self.reader
+        keys = self.latest.filter(part.where("ts", "key"))["key"]
+        sessions = rows_for(reader, "bot_sessions", "session_id", keys)
+        chats = rows_for(
+            reader,
+            "chats",
+            "chat_id",
+            sessions["chat_id"],
+            "chat_id, name AS chat_name, channel_id",
+        )
+        sessions = sessions.join(chats, on="chat_id", how="left")
+        events = rows_for(reader, "goal_events", "chat_id", sessions["chat_id"]).join(
+            sessions.select("session_id"), on="session_id", how="semi"
+        )
+        trackers = rows_for(reader, "tracker_values", "chat_id", sessions["chat_id"]).join(
+            sessions.select("session_id"), on="session_id", how="semi"
+        )
+        keep = sessions.filter(self._session_filter(events, trackers))
+        events = events.join(keep.select("session_id"), on="session_id", how="semi")
+        trackers = trackers.join(keep.select("session_id"), on="session_id", how="semi").join(
+            events.select("event_id", "position"), on="event_id", how="left"
+        )
+        return _Matched(self._describe(keep, events), events, trackers)
+
+    def _session_filter(self, events: pl.DataFrame, trackers: pl.DataFrame) -> pl.Expr:
+        f = self.filters
+        parts = [f.channels.to_expr(pl.col("channel_id"))] if f.channels else []
+        if f.event_date or f.goal_ids:
+            event_where = [
+                e
+                for e in (
+                    f.event_date.to_expr(pl.col("recorded_at"), self.tz) if f.event_date else None,
+                    f.goal_ids.to_expr(pl.col("goal_id")) if f.goal_ids else None,
+                )
+                if e is not None
+            ]
+            hit = events.filter(reduce(lambda a, b: a & b, event_where))["session_id"]
+            parts.append(pl.col("session_id").is_in(hit.unique().implode()))
+        for predicate in f.trackers or []:
+            latest = (
+                trackers.filter(pl.col("tracker_name") == predicate.field)
+                .sort("event_id")
+                .group_by("session_id")
+                .last()
+            )
+            hit = latest.filter(predicate.to_expr(pl.col("value")))["session_id"]
+            if predicate.op in ("exists", "neq", "not_in"):  # sessions without the tracker
+                missing = ~pl.col("session_id").is_in(latest["session_id"].implode())
+                holds = predicate.to_expr(pl.lit(None, pl.String))
+                parts.append(pl.col("session_id").is_in(hit.implode()) | (missing & holds))
+            else:
+                parts.append(pl.col("session_id").is_in(hit.implode()))
+        return reduce(lambda a, b: a & b, parts) if parts else pl.lit(True)
+
+    def _describe(self, sessions: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+        contacts = rows_for(
+            self.reader,
+            "chat_contacts",
+            "chat_id",
+            sessions["chat_id"],
+            "chat_id, contact_id, is_primary",
+        ).filter("is_primary")
+        names = rows_for(
+            self.reader,
+            "contacts",
+            "contact_id",
+            contacts["contact_id"],
+            "contact_id, name AS contact_name",
+        )
+        counts = events.group_by("session_id").agg(total_events=pl.len())
+        return (
+            sessions.join(contacts.select("chat_id", "contact_id"), on="chat_id", how="left")
+            .join(names, on="contact_id", how="left")
+            .join(self.journeys, on="journey_id", how="left")
+            .join(self.channels, on="channel_id", how="left")
+            .join(counts, on="session_id", how="left")
+            .with_columns(pl.col("total_events").fill_null(0))
+            .sort("started_at", "session_id")
+        )
+
+
+def discover_shape(matcher: _Matcher, slice_rows: int) -> Shape:
+    shape = Shape()
+    for part in matcher.slices(slice_rows):
+        matched = matcher.match(part)
+        if matched.sessions.height:
+            most = matched.sessions["total_events"].max()
+            shape.events = max(shape.events, most if isinstance(most, int) else 0)
+        for position, name in (
+            matched.trackers.select("position", "tracker_name").unique().iter_rows()
+        ):
+            shape.trackers.setdefault(int(position), set()).add(name)
+    return shape
+
+
+def _wide(matched: _Matched, matcher: _Matcher, shape: Shape) -> pl.DataFrame:
+    frame = matched.sessions
+    events = matched.events.join(matcher.goals, on="goal_id", how="left")
+    for i in range(1, shape.events + 1):
+        at_i = events.filter(pl.col("position") == i).select(
+            "session_id",
+            pl.col("goal").alias(f"goal_{i}"),
+            pl.col("milestone").alias(f"milestone_{i}"),
+            pl.col("recorded_at").alias(f"recorded_at_{i}"),
+        )
+        frame = frame.join(at_i, on="session_id", how="left")
+        names = sorted(shape.trackers.get(i, ()))
+        if names:
+            values = matched.trackers.filter(pl.col("position") == i).pivot(
+                on="tracker_name", index="session_id", values="value", aggregate_function="first"
+            )
+            present = [n for n in names if n in values.columns]
+            values = values.select(
+                "session_id", *[pl.col(n).alias(f"tracker_{i}_{n}") for n in present]
+            )
+            frame = frame.join(values, on="session_id", how="left").with_columns(
+                pl.lit(None, pl.String).alias(f"tracker_{i}_{n}") for n in names if n not in present
+            )
+    return frame
+
+
+def build(reader: ReplicaReader, filters: GoalFilters, tz: str, slice_rows: int) -> Export:
+    matcher = _Matcher(reader, filters, tz)
+    shape = discover_shape(matcher, slice_rows)
+    columns = list(STATIC.items()) + shape.columns()
+
+    def batches() -> Iterator[pl.DataFrame]:
+        for part in matcher.slices(slice_rows):
+            frame = _wide(matcher.match(part), matcher, shape)
+            yield frame.select(expr.alias(name) for name, expr in columns)
+
+    return Export([name for name, _ in columns], batches())
+
+
+REPORT = ReportType(
+    name="goal",
+    label="Goal",
+    description="Bot journey goals reached per chat, with the trackers recorded at each goal.",
+    filters=GoalFilters,
+    build=build,
+    example={
+        "type": "goal",
+        "filters": {
+            "event_date": {"from": "2026-10-01"},
+            "goal_ids": {"values": [10]},
+            "trackers": [{"field": "rating", "op": "gte", "value": 4}],
+        },
+        "timezone": "Europe/Berlin",
+    },
+)

@@ -1,0 +1,52 @@
+"""Dagster resources: every external system the export run touches."""
+
+from pathlib import Path
+
+from dagster import ConfigurableResource, InitResourceContext
+from dagster_aws.s3 import S3Resource
+from pydantic import PrivateAttr
+
+from reports_pipeline.job_table import JobTable, make_engine
+from reports_pipeline.replica import ReplicaReader
+from reports_pipeline.storage import MIB, ReportStore
+
+
+class ReplicaResource(ConfigurableResource):
+    """The DuckDB/Parquet replica of the CRM."""
+
+    root: str
+    memory_limit: str = "256MB"
+
+    def open(self, organisation_id: str) -> ReplicaReader:
+        return ReplicaReader(Path(self.root), organisation_id, memory_limit=self.memory_limit)
+
+
+class JobTableResource(ConfigurableResource):
+    """The job table the API writes requests into and the run reports status back to."""
+
+    database_url: str
+    _table: "JobTable | None" = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self._table = JobTable(make_engine(self.database_url))
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._table is not None:
+            self._table.engine.dispose()
+
+    @property
+    def table(self) -> JobTable:
+        if self._table is None:  # used outside a run (sensors build it lazily)
+            self._table = JobTable(make_engine(self.database_url))
+        return self._table
+
+
+class ReportStoreResource(ConfigurableResource):
+    """The bucket that holds finished export files (any S3-compatible endpoint)."""
+
+    s3: S3Resource
+    bucket: str
+    part_size_mib: int = 8
+
+    def store(self) -> ReportStore:
+        return ReportStore(self.s3.get_client(), self.bucket, part_size=self.part_size_mib * MIB)

@@ -1,0 +1,264 @@
+"""The partner API through its real job table and S3 server (spec/api.md)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from reports_pipeline.job_table import JobTable
+from reports_pipeline.storage import ReportStore
+from tests.conftest import auth
+
+BASE = "/api/wp-crm/reports/org_001"
+TICKET = {"type": "ticket", "filters": {"priorities": {"values": ["high"]}}, "timezone": "UTC"}
+
+
+def job_table_of(api: TestClient) -> JobTable:
+    return api.app.state.job_table  # type: ignore[attr-defined,no-any-return]
+
+
+def finish(api: TestClient, report_id: str, *, upload: bytes | None = b"a,b\r\n") -> None:
+    """Complete a report the way a run does: the object first, then the row."""
+    table, store = job_table_of(api), api.app.state.store  # type: ignore[attr-defined]
+    key = ReportStore.object_key("org_001", report_id, "ticket-report.csv")
+    if upload is not None:
+        store.upload_stream(key, [upload])
+    table.claim(report_id, "run-x")
+    table.complete(
+        report_id, row_count=1, size_bytes=5, file_name="ticket-report.csv", object_key=key
+    )
+
+
+def test_request_is_accepted_and_points_at_the_report(api: TestClient) -> None:
+    answer = api.post(BASE, json=TICKET, headers=auth())
+    assert answer.status_code == 202
+    body = answer.json()
+    assert answer.headers["Location"] == f"{BASE}/{body['id']}"
+    assert body["status"] == "pending"
+    assert body["link"] == {"rel": "report", "href": f"{BASE}/{body['id']}"}
+    report = api.get(f"{BASE}/{body['id']}", headers=auth()).json()
+    assert report["filters"] == {"priorities": {"values": ["high"]}}
+    assert report["requested_by"] == {"id": "u-1", "email": "u-1@example.com", "name": "User u-1"}
+    assert report["created_at"].endswith("Z")
+
+
+def test_second_request_while_generating_is_refused(api: TestClient) -> None:
+    first = api.post(BASE, json=TICKET, headers=auth()).json()
+    again = api.post(BASE, json=TICKET, headers=auth())
+    assert again.status_code == 409
+    assert again.json() == {
+        "detail": "A report of this type is already being generated",
+        "code": "report_in_progress",
+        "existing_report_id": first["id"],
+    }
+
+
+def test_second_request_within_five_minutes_of_completion_is_refused(api: TestClient) -> None:
+    first = api.post(BASE, json=TICKET, headers=auth()).json()
+    finish(api, first["id"])
+    again = api.post(BASE, json=TICKET, headers=auth())
+    assert again.status_code == 409
+    assert again.json()["detail"] == (
+        "A report was completed recently. Please wait before requesting another."
+    )
+    assert again.json()["existing_report_id"] == first["id"]
+    assert 0 < int(again.headers["Retry-After"]) <= 300
+
+
+def test_fifty_simultaneous_posts_give_one_202(api: TestClient) -> None:
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        codes = list(
+            pool.map(lambda _: api.post(BASE, json=TICKET, headers=auth()).status_code, range(50))
+        )
+    assert sorted(codes) == [202] + [409] * 49
+
+
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"type": "ticket", "filters": {"nope": True}}, ["body", "ticket", "filters", "nope"]),
+        ({"type": "invoice"}, ["body"]),
+        ({"type": "ticket", "timezone": "Mars/Olympus"}, ["body", "ticket", "timezone"]),
+        (
+            {"type": "ticket", "filters": {"created": {"from": "2026-02-01", "to": "2026-01-01"}}},
+            ["body", "ticket", "filters", "created"],
+        ),
+        (
+            {"type": "ticket", "filters": {"priorities": {"values": ["urgent"]}}},
+            ["body", "ticket", "filters", "priorities", "values", 0],
+        ),
+        (
+            {"type": "ticket", "filters": {"statuses": {"values": [1], "exists": True}}},
+            ["body", "ticket", "filters", "statuses"],
+        ),
+        ({"type": "ticket", "extra": 1}, ["body", "ticket", "extra"]),
+    ],
+)
+def test_invalid_bodies_are_422_naming_the_field(api: TestClient, body: dict, field: list) -> None:
+    answer = api.post(BASE, json=body, headers=auth())
+    assert answer.status_code == 422
+    payload = answer.json()
+    assert payload["code"] == "validation_error"
+    assert any(e["loc"][: len(field)] == field for e in payload["detail"]), payload
+
+
+def test_list_is_newest_first_filtered_and_paginated(api: TestClient) -> None:
+    ids = [
+        api.post(BASE, json={"type": t}, headers=auth()).json()["id"]
+        for t in ("chat", "contact", "ticket")
+    ]
+    page = api.get(BASE, params={"limit": 2}, headers=auth()).json()
+    assert [r["id"] for r in page["items"]] == ids[::-1][:2]
+    rest = api.get(BASE, params={"limit": 2, "cursor": page["next_cursor"]}, headers=auth()).json()
+    assert [r["id"] for r in rest["items"]] == ids[:1]
+    assert rest["next_cursor"] is None
+    only = api.get(BASE, params={"type": "contact"}, headers=auth()).json()
+    assert [r["type"] for r in only["items"]] == ["contact"]
+    assert api.get(BASE, params={"limit": 101}, headers=auth()).status_code == 422
+    assert api.get(BASE, params={"cursor": "garbage"}, headers=auth()).status_code == 422
+
+
+def test_download_answers_every_state_with_the_spec_message(api: TestClient) -> None:
+    report_id = api.post(BASE, json=TICKET, headers=auth()).json()["id"]
+    url = f"{BASE}/{report_id}/download"
+    pending = api.get(url, headers=auth())
+    assert (pending.status_code, pending.json()["detail"]) == (
+        409,
+        "Report is still being generated. Please wait.",
+    )
+    finish(api, report_id)
+    ok = api.get(url, headers=auth())
+    assert ok.status_code == 200
+    assert ok.json()["file_name"] == "ticket-report.csv"
+    fetched = httpx.get(ok.json()["url"])
+    assert fetched.status_code == 200
+    assert fetched.content == b"a,b\r\n"
+    assert fetched.headers["content-disposition"] == 'attachment; filename="ticket-report.csv"'
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in ok.json()["url"]
+    assert "X-Amz-Expires=3600" in ok.json()["url"]
+    store = api.app.state.store  # type: ignore[attr-defined]
+    store.delete(job_table_of(api).get("org_001", report_id).object_key)  # type: ignore[union-attr]
+    gone = api.get(url, headers=auth())
+    assert (gone.status_code, gone.json()["detail"]) == (410, "Report file not available")
+
+
+def test_download_of_a_failed_report_says_why(api: TestClient) -> None:
+    report_id = api.post(BASE, json=TICKET, headers=auth()).json()["id"]
+    job_table_of(api).fail(report_id, "The CRM replica could not be read.")
+    answer = api.get(f"{BASE}/{report_id}/download", headers=auth())
+    assert answer.status_code == 409
+    assert answer.json() == {
+        "detail": "Report generation failed",
+        "code": "report_failed",
+        "error": "The CRM replica could not be read.",
+    }
+
+
+def test_download_is_503_when_the_store_cannot_answer(api: TestClient) -> None:
+    report_id = api.post(BASE, json=TICKET, headers=auth()).json()["id"]
+    finish(api, report_id)
+    store = api.app.state.store  # type: ignore[attr-defined]
+    from reports_pipeline.storage import make_s3_client
+
+    healthy = store.client
+    store.client = make_s3_client(
+        endpoint_url="http://127.0.0.1:9",
+        region="us-east-1",
+        access_key_id="x",
+        secret_access_key="x",
+        max_attempts=1,
+    )
+    try:
+        answer = api.get(f"{BASE}/{report_id}/download", headers=auth())
+    finally:
+        store.client = healthy
+    assert (answer.status_code, answer.json()["detail"]) == (503, "Failed to generate download URL")
+
+
+@pytest.mark.parametrize(
+    "method,suffix",
+    [
+        ("post", ""),
+        ("get", ""),
+        ("get", "/{id}"),
+        ("get", "/{id}/download"),
+    ],
+)
+def test_another_organisation_gets_404_on_every_endpoint(
+    api: TestClient, method: str, suffix: str
+) -> None:
+    report_id = api.post(BASE, json=TICKET, headers=auth()).json()["id"]
+    path = BASE + suffix.format(id=report_id)
+    outsider = auth(org="org_002")
+    answer = api.request(
+        method.upper(), path, json=TICKET if method == "post" else None, headers=outsider
+    )
+    assert (answer.status_code, answer.json()["detail"]) == (404, "Report not found")
+    own_org_path = f"/api/wp-crm/reports/org_002/{report_id}"
+    if suffix:
+        answer = api.get(
+            own_org_path + ("/download" if "download" in suffix else ""), headers=outsider
+        )
+        assert (answer.status_code, answer.json()["detail"]) == (404, "Report not found")
+
+
+@pytest.mark.parametrize(
+    "method,suffix",
+    [
+        ("post", ""),
+        ("get", ""),
+        ("get", "/x"),
+        ("get", "/x/download"),
+    ],
+)
+def test_users_are_forbidden_and_strangers_unauthenticated(
+    api: TestClient, method: str, suffix: str
+) -> None:
+    path = BASE + suffix
+    body = TICKET if method == "post" else None
+    user = api.request(method.upper(), path, json=body, headers=auth(role="user"))
+    assert (user.status_code, user.json()["detail"]) == (
+        403,
+        "Only Admin or Owner can access reports",
+    )
+    anon = api.request(method.upper(), path, json=body)
+    assert (anon.status_code, anon.json()["detail"]) == (401, "Not authenticated")
+    owner = api.request(method.upper(), path, json=body, headers=auth(role="owner"))
+    assert owner.status_code in (200, 202, 404)
+
+
+def test_a_huge_body_is_refused_before_it_is_parsed(api: TestClient) -> None:
+    body = {"type": "chat", "filters": {"search": "x" * 100_000}}
+    answer = api.post(BASE, json=body, headers=auth())
+    assert (answer.status_code, answer.json()["code"]) == (413, "payload_too_large")
+
+
+def test_openapi_documents_the_contract(api: TestClient) -> None:
+    spec = api.get("/openapi.json").json()
+    post = spec["paths"]["/api/wp-crm/reports/{organisationId}"]["post"]
+    assert post["tags"] == ["Reports"]
+    examples = post["requestBody"]["content"]["application/json"]["examples"]
+    assert set(examples) == {"chat", "contact", "ticket", "call_log", "goal"}
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_filter_options_list_the_organisations_values(api: TestClient) -> None:
+    options = api.get(f"{BASE}/options", headers=auth()).json()
+    assert {
+        "members",
+        "channels",
+        "labels",
+        "ticket_statuses",
+        "goals",
+        "custom_fields",
+        "trackers",
+    } <= set(options)
+    assert all({"id", "name"} == set(o) for o in options["members"])
+    for source in ("issues", "sub_issues", "ticket_statuses", "goals", "channels"):
+        names = [o["name"] for o in options[source]]
+        assert len(set(names)) == len(names), f"{source} has entries an admin cannot tell apart"
+    assert api.get(f"{BASE}/options", headers=auth(role="user")).status_code == 403
+    assert api.get(f"{BASE}/options", headers=auth(org="org_002")).status_code == 404

@@ -1,0 +1,140 @@
+"""Faults through the whole stack: nothing lost, statuses stay true (issue: faults)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from devstack import Stack
+from reports_pipeline.storage import make_s3_client
+from tests.conftest import BIG_ORG, auth
+from tests.test_e2e import runs_of, wait_for
+
+pytestmark = pytest.mark.e2e
+
+
+def request(stack: Stack, org: str, body: dict) -> str:
+    answer = httpx.post(f"{stack.api_url}/api/wp-crm/reports/{org}", json=body, headers=auth(org))
+    assert answer.status_code == 202, answer.text
+    return str(answer.json()["id"])
+
+
+def wait_until_writing(stack: Stack, org: str, report_id: str, *, rows: bool = True) -> dict:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        report = httpx.get(
+            f"{stack.api_url}/api/wp-crm/reports/{org}/{report_id}", headers=auth(org)
+        ).json()
+        if report["status"] == "processing" and (report["rows_written"] > 0 or not rows):
+            return report
+        assert report["status"] in ("pending", "processing"), report
+        time.sleep(0.2)
+    raise AssertionError("the export never started writing")
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        return (Path("/proc") / pid / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def run_worker_pids() -> list[int]:
+    """Run execution processes: `spawn` children of a Dagster code server (`api grpc`)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or "spawn_main" not in _cmdline(proc.name):
+            continue
+        try:
+            parent = (proc / "stat").read_text().rsplit(")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            continue
+        if "api grpc" in _cmdline(parent):
+            pids.append(int(proc.name))
+    return pids
+
+
+def s3(stack: Stack):  # type: ignore[no-untyped-def]
+    return make_s3_client(
+        endpoint_url=stack.s3_url,
+        region="us-east-1",
+        access_key_id="test",
+        secret_access_key="test",
+    )
+
+
+def open_uploads(stack: Stack, prefix: str) -> list:
+    client = s3(stack)
+    return client.list_multipart_uploads(Bucket=stack.bucket, Prefix=prefix).get("Uploads", [])
+
+
+def objects(stack: Stack, prefix: str) -> list:
+    client = s3(stack)
+    return client.list_objects_v2(Bucket=stack.bucket, Prefix=prefix).get("Contents", [])
+
+
+def test_a_killed_run_worker_fails_the_report_and_leaves_nothing(e2e_stack: Stack) -> None:
+    report_id = request(e2e_stack, BIG_ORG, {"type": "chat"})
+    report = wait_until_writing(e2e_stack, BIG_ORG, report_id)
+    workers = run_worker_pids()
+    assert len(workers) == 1, workers  # this export is the only run in flight
+    os.kill(workers[0], signal.SIGKILL)
+    killed_at = time.monotonic()
+
+    failed = wait_for(e2e_stack, BIG_ORG, report_id, {"failed", "completed"})
+    assert failed["status"] == "failed"
+    assert time.monotonic() - killed_at < 60
+    assert failed["error"] == (
+        "The export run stopped unexpectedly before finishing. Please request it again."
+    )
+    assert failed["rows_written"] >= report["rows_written"]
+    prefix = f"reports/{BIG_ORG}/{report_id}/"
+    assert objects(e2e_stack, prefix) == []
+    assert open_uploads(e2e_stack, prefix) == []
+    again = httpx.post(
+        f"{e2e_stack.api_url}/api/wp-crm/reports/{BIG_ORG}",
+        json={"type": "chat"},
+        headers=auth(BIG_ORG),
+    )
+    assert again.status_code == 202
+
+
+def test_an_api_restart_mid_export_loses_nothing(e2e_stack: Stack) -> None:
+    report_id = request(e2e_stack, BIG_ORG, {"type": "ticket"})
+    wait_until_writing(e2e_stack, BIG_ORG, report_id, rows=False)
+    e2e_stack.stop_process("api")
+    e2e_stack.start_api()
+    report = wait_for(e2e_stack, BIG_ORG, report_id, {"completed", "failed"})
+    assert report["status"] == "completed", report["error"]
+    assert report["row_count"] == report["rows_written"] > 0
+    assert runs_of(e2e_stack, report_id) == 1
+    link = httpx.get(
+        f"{e2e_stack.api_url}/api/wp-crm/reports/{BIG_ORG}/{report_id}/download",
+        headers=auth(BIG_ORG),
+    ).json()
+    assert httpx.get(link["url"]).content.count(b"\r\n") == report["row_count"] + 1
+
+
+def test_an_s3_server_that_pauses_and_comes_back_still_gets_the_whole_file(
+    e2e_stack: Stack,
+) -> None:
+    server = e2e_stack.processes["s3"]
+    report_id = request(e2e_stack, BIG_ORG, {"type": "contact"})
+    wait_until_writing(e2e_stack, BIG_ORG, report_id, rows=False)
+    os.kill(server.pid, signal.SIGSTOP)  # the store stops answering (connections hang) ...
+    time.sleep(8)
+    os.kill(server.pid, signal.SIGCONT)  # ... and comes back inside the client's timeouts
+    report = wait_for(e2e_stack, BIG_ORG, report_id, {"completed", "failed"})
+    assert report["status"] == "completed", report["error"]
+    link = httpx.get(
+        f"{e2e_stack.api_url}/api/wp-crm/reports/{BIG_ORG}/{report_id}/download",
+        headers=auth(BIG_ORG),
+    ).json()
+    body = httpx.get(link["url"]).content
+    assert len(body) == report["file_size_bytes"]
+    assert body.count(b"\r\n") >= report["row_count"] + 1

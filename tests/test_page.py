@@ -1,0 +1,122 @@
+"""The admin page in headless Chromium against the running stack (real API, job table,
+S3 server and Dagster runs). Screenshots of each state go to artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import jwt
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from devstack import REPO, Stack
+from tests.conftest import SECRET, token
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = REPO / "artifacts" / "screenshots"
+ORG = "org_003"  # an organisation the other end-to-end tests leave alone
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed (.ci/run installs Debian's package)")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def open_as(page: Page, stack: Stack, bearer: str) -> None:
+    page.goto(f"{stack.api_url}/crm/reports#token={bearer}")
+
+
+def test_admin_generates_a_filtered_ticket_report_and_downloads_it(
+    page: Page, e2e_stack: Stack
+) -> None:
+    open_as(page, e2e_stack, token(ORG, "admin", "page-admin"))
+    page.get_by_role("radio", name=re.compile(r"^Ticket\b")).check()
+    priorities = page.locator("[data-filter=priorities]")
+    priorities.get_by_role("listbox").select_option(["high"])
+    page.screenshot(path=SHOTS / "1-request-form.png", full_page=True)
+    page.get_by_role("button", name="Generate Report").click()
+
+    row = page.locator("#report-rows tr").first
+    expect(row).to_have_attribute("data-status", "pending", timeout=5_000)
+    page.screenshot(path=SHOTS / "2-pending.png", full_page=True)
+    expect(row).to_have_attribute("data-status", "completed", timeout=120_000)
+    page.screenshot(path=SHOTS / "3-completed.png", full_page=True)
+
+    # The new tab goes straight to the signed S3 URL, which downloads as an attachment.
+    with page.context.expect_event(
+        "request", predicate=lambda r: "X-Amz-Signature" in r.url
+    ) as signed:
+        row.get_by_role("button", name="Download").click()
+    content = httpx.get(signed.value.url).content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(content, newline="")))
+    assert rows[0][:4] == ["Ticket ID", "Chat ID", "Contact ID", "Contact Name"]
+    assert {r[6] for r in rows[1:]} == {"high"}
+
+    page.get_by_role("button", name="Generate Report").click()
+    message = page.locator("#request-message")
+    expect(message).to_contain_text(
+        "A report was completed recently. Please wait before requesting another."
+    )
+    page.screenshot(path=SHOTS / "4-conflict.png", full_page=True)
+
+
+def test_a_user_sees_access_restricted(page: Page, e2e_stack: Stack) -> None:
+    open_as(page, e2e_stack, token(ORG, "user", "page-user"))
+    expect(page.get_by_role("heading", name="Access Restricted")).to_be_visible()
+    expect(page.locator("#app")).to_be_hidden()
+    page.screenshot(path=SHOTS / "5-access-restricted.png", full_page=True)
+
+
+def test_an_expired_token_is_sent_back_to_sign_in(page: Page, e2e_stack: Stack) -> None:
+    expired = jwt.encode(
+        {
+            "sub": "x",
+            "org_id": ORG,
+            "role": "admin",
+            "exp": datetime.now(UTC) - timedelta(minutes=1),
+        },
+        SECRET,
+        "HS256",
+    )
+    open_as(page, e2e_stack, expired)
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.locator("#sign-in-message")).to_contain_text("expired")
+    page.screenshot(path=SHOTS / "6-expired-sign-in.png", full_page=True)
+    page.get_by_label("Access token").fill(token(ORG, "owner", "page-owner"))
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="New export")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()

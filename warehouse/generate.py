@@ -1,0 +1,468 @@
+"""Generate a CRM replica: hive-partitioned Parquet per table and a DuckDB catalog over it.
+
+Deterministic for a seed: every random draw is `hash(key, salt, seed)`, so the same
+arguments give the same rows whatever the thread count.
+
+    python -m warehouse.generate --out .local/replica --orgs 8 --chats-per-org 25000 --seed 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from warehouse import pools
+from warehouse.catalog import build_catalog
+from warehouse.tables import TABLES
+
+log = logging.getLogger(__name__)
+
+MACROS = """
+-- The high half: DuckDB's combined hash keeps the low bits of `k`, so two salts would
+-- otherwise draw the same low bits and every "independent" draw would be correlated.
+CREATE MACRO h(k, salt) AS hash(k, salt, getvariable('seed')) >> 32;
+CREATE MACRO u(k, salt) AS (h(k, salt) % 1000003)::DOUBLE / 1000003;
+CREATE MACRO ri(k, salt, lo, hi) AS (lo + (h(k, salt) % ((hi) - (lo) + 1)::UBIGINT))::BIGINT;
+CREATE MACRO pick(pool, k, salt) AS pool[1 + (h(k, salt) % len(pool))::BIGINT];
+CREATE MACRO person(k, salt) AS
+    pick(getvariable('first_names'), k, salt || 'f') || ' ' ||
+    pick(getvariable('last_names'), k, salt || 'l');
+CREATE MACRO ts(epoch_s) AS make_timestamptz((epoch_s)::BIGINT * 1000000);
+"""
+
+# One row per organisation with its size and the first id of each id range it owns.
+# Sizes follow 1/(rank+1): a few large organisations and a long tail of small ones.
+ORG_PLAN = """
+CREATE TABLE org_plan AS
+WITH sized AS (
+    SELECT i AS org_index,
+           printf('org_%03d', i + 1) AS org_id,
+           greatest(20, round(getvariable('total_chats') / (i + 1)
+                              / getvariable('harmonic')))::BIGINT AS n_chats
+    FROM range(getvariable('orgs')) t(i)
+)
+SELECT *,
+       greatest(4, least(150, n_chats // 4000 + ri(org_index, 'members', 4, 12))) AS n_members,
+       ri(org_index, 'teams', 2, 6) AS n_teams,
+       ri(org_index, 'channels', 2, 6) AS n_channels,
+       ri(org_index, 'labels', 5, 15) AS n_labels,
+       ri(org_index, 'templates', 1, 3) AS n_templates,
+       ri(org_index, 'journeys', 1, 4) AS n_journeys,
+       ri(org_index, 'accounts', 1, 2) AS n_accounts,
+       (n_chats * 7) // 10 + 1 AS n_contacts,
+       (n_chats * 3) // 10 + 1 AS n_calls,
+       org_index * 1000 AS dim_base,
+       (1 + sum(n_chats) OVER w - n_chats)::BIGINT AS chat_base,
+       (1 + sum(n_chats * 7 // 10 + 1) OVER w - (n_chats * 7 // 10 + 1))::BIGINT AS contact_base,
+       (1 + sum(n_chats * 3 // 10 + 1) OVER w - (n_chats * 3 // 10 + 1))::BIGINT AS call_base
+FROM sized
+WINDOW w AS (ORDER BY org_index ROWS UNBOUNDED PRECEDING);
+"""
+
+DIMENSIONS = """
+CREATE TABLE organisations AS
+SELECT org_id, pick(getvariable('org_names'), org_index, 'on') || ' #' || (org_index + 1) AS name,
+       pick(getvariable('timezones'), org_index, 'tz') AS timezone,
+       ts(1672531200 + ri(org_index, 'oc', 0, 31536000)) AS created_at
+FROM org_plan;
+
+CREATE TABLE team_members AS
+SELECT org_id, dim_base + k AS member_id, person(dim_base + k, 'm') AS name,
+       CASE WHEN k = 7 THEN NULL
+            ELSE lower(regexp_replace(pick(getvariable('first_names'), dim_base + k, 'mf'),
+                                      '[^A-Za-z]', '', 'g'))
+                 || (dim_base + k) || '@' || org_id || '.example.com' END AS email,
+       CASE WHEN k = 0 THEN 'owner' WHEN k < 3 THEN 'admin' ELSE 'user' END AS role
+FROM (SELECT *, unnest(range(n_members)) AS k FROM org_plan);
+
+CREATE TABLE teams AS
+SELECT org_id, dim_base + k AS team_id, getvariable('team_names')[k + 1] AS name
+FROM (SELECT *, unnest(range(n_teams)) AS k FROM org_plan);
+
+CREATE TABLE team_memberships AS
+SELECT DISTINCT t.org_id, t.team_id, m.member_id
+FROM teams t JOIN team_members m USING (org_id)
+WHERE u(t.team_id * 100000 + m.member_id, 'tm') < 0.4;
+
+CREATE TABLE channels AS
+SELECT org_id, dim_base + k AS channel_id, getvariable('channel_names')[k + 1] AS name,
+       getvariable('channel_types')[(k % 4) + 1] AS type
+FROM (SELECT *, unnest(range(n_channels)) AS k FROM org_plan);
+
+CREATE TABLE workflows AS
+SELECT org_id, channel_id AS workflow_id, channel_id, name || ' workflow' AS name FROM channels;
+
+CREATE TABLE ticket_issues AS
+SELECT org_id, workflow_id * 100 + i AS issue_id, workflow_id, NULL::BIGINT AS parent_issue_id,
+       getvariable('issues')[i + 1] AS name
+FROM (SELECT *, unnest(range(5)) AS i FROM workflows)
+UNION ALL
+SELECT org_id, workflow_id * 100 + 10 + i * 2 + s AS issue_id, workflow_id,
+       workflow_id * 100 + i AS parent_issue_id,
+       getvariable('sub_issues')[i * 2 + s + 1] AS name
+FROM (SELECT *, unnest(range(5)) AS i FROM workflows), range(2) t(s);
+
+CREATE TABLE ticket_statuses AS
+SELECT org_id, workflow_id * 10 + s AS status_id, workflow_id,
+       getvariable('ticket_statuses')[s + 1] AS name, s >= 3 AS is_closed
+FROM workflows, range(5) t(s);
+
+CREATE TABLE labels AS
+SELECT org_id, dim_base + k AS label_id, getvariable('label_names')[k + 1] AS name
+FROM (SELECT *, unnest(range(n_labels)) AS k FROM org_plan);
+
+CREATE TABLE contact_templates AS
+SELECT org_id, dim_base + k AS template_id, getvariable('template_names')[k + 1] AS name,
+       k < 2 AS active
+FROM (SELECT *, unnest(range(n_templates)) AS k FROM org_plan);
+
+-- Each template takes its own subset of the field pool, so organisations differ.
+CREATE TABLE custom_fields AS
+SELECT t.org_id, t.template_id * 100 + f.i AS field_id, t.template_id, f.key, f.label, f.type,
+       u(t.template_id * 100 + f.i, 'cfa') < 0.9 AS active
+FROM contact_templates t, (SELECT unnest(getvariable('field_keys')) AS key,
+                                  unnest(getvariable('field_labels')) AS label,
+                                  unnest(getvariable('field_types')) AS type,
+                                  generate_subscripts(getvariable('field_keys'), 1) AS i) f
+WHERE u(t.template_id * 100 + f.i, 'cf') < 0.45;
+
+CREATE TABLE telephony_accounts AS
+SELECT org_id, dim_base + k AS account_id, 'Line ' || (k + 1) AS name,
+       pick(getvariable('providers'), dim_base + k, 'prov') AS provider
+FROM (SELECT *, unnest(range(n_accounts)) AS k FROM org_plan);
+
+CREATE TABLE bot_journeys AS
+SELECT org_id, dim_base + k AS journey_id, getvariable('journey_names')[k + 1] AS name
+FROM (SELECT *, unnest(range(n_journeys)) AS k FROM org_plan);
+
+CREATE TABLE goals AS
+SELECT org_id, journey_id * 10 + g AS goal_id, journey_id,
+       -- consecutive names from a per-journey offset: distinct within a journey
+       getvariable('goal_names')[1 + ((h(journey_id, 'gn') + g)
+                                      % len(getvariable('goal_names')))::BIGINT] AS name
+FROM bot_journeys, range(6) t(g);
+"""
+
+# Chats are numbered in creation order inside each organisation, so chat ids and
+# created_at sort alike; messages follow from the chat's own clock.
+CHATS = """
+CREATE TABLE chat_plan AS
+SELECT p.org_id, p.org_index, p.dim_base, p.n_members, p.n_teams, p.n_labels, p.n_channels,
+       p.n_journeys, p.contact_base, p.n_contacts, p.chat_base + k AS chat_id,
+       1735689600 + (k * 51840000) // p.n_chats
+           + ri(p.chat_base + k, 'jit', 0, greatest(0, 51840000 // p.n_chats - 1)) AS created_s,
+       ri(p.chat_base + k, 'nmsg', 1, 11) AS n_messages
+FROM (SELECT *, unnest(range(n_chats)) AS k FROM org_plan) p;
+
+CREATE TABLE messages AS
+SELECT org_id, chat_id * 16 + i AS message_id, chat_id,
+       CASE WHEN i = 0 THEN 'user'
+            WHEN u(chat_id * 16 + i, 'snd') < 0.45 THEN 'user'
+            WHEN u(chat_id * 16 + i, 'snd') < 0.85 THEN 'agent' ELSE 'bot' END AS sender,
+       ts(created_s + i * 900 + ri(chat_id * 16 + i, 'gap', 0, 899)) AS sent_at
+FROM (SELECT *, unnest(range(n_messages)) AS i FROM chat_plan);
+
+CREATE TABLE chats AS
+WITH last_msg AS (
+    SELECT chat_id, max(sent_at) AS last_message_at, arg_max(sender, sent_at) AS last_sender
+    FROM messages GROUP BY chat_id
+)
+SELECT c.org_id, c.chat_id,
+       CASE WHEN u(c.chat_id, 'nm') < 0.15 THEN pick(getvariable('hostile'), c.chat_id, 'nh')
+            ELSE pick(getvariable('topics'), c.chat_id, 'nt') END AS name,
+       CASE WHEN u(c.chat_id, 'grp') < 0.1 THEN 'group' ELSE 'individual' END AS chat_type,
+       c.dim_base + ri(c.chat_id, 'ch', 0, c.n_channels - 1) AS channel_id,
+       ts(c.created_s) AS created_at, l.last_message_at,
+       u(c.chat_id, 'arch') < 0.3 AS archived,
+       u(c.chat_id, 'hp') < 0.1 AS high_priority,
+       u(c.chat_id, 'auto') < 0.2 AS autopilot,
+       u(c.chat_id, 'bot') < 0.4 AS bot_handled,
+       u(c.chat_id, 'bot') < 0.2 AS agent_transferred,
+       l.last_sender = 'user' AS unanswered,
+       u(c.chat_id, 'sc') < 0.5 AS session_closed,
+       pick(getvariable('workflow_states'), c.chat_id, 'ws') AS workflow_state
+FROM chat_plan c JOIN last_msg l USING (chat_id);
+
+CREATE TABLE chat_contacts AS
+SELECT DISTINCT ON (chat_id, contact_id) org_id, chat_id, contact_id, j = 0 AS is_primary
+FROM (
+    SELECT org_id, chat_id, j,
+           contact_base + (ri(chat_id, 'cc', 0, n_contacts - 1) + j * 7919) % n_contacts
+               AS contact_id
+    FROM (SELECT *, unnest(range(CASE WHEN u(chat_id, 'grp') < 0.1 THEN 3 ELSE 1 END)) AS j
+          FROM chat_plan)
+    WHERE u(chat_id, 'noc') >= 0.04
+)
+ORDER BY chat_id, contact_id, j;
+
+CREATE TABLE chat_assignees AS
+SELECT org_id, chat_id, dim_base + (ri(chat_id, 'as', 0, n_members - 1) + j) % n_members
+           AS member_id, j = 0 AS is_primary
+FROM (SELECT *, unnest(range(least(ri(chat_id, 'nas', 0, 3), n_members))) AS j FROM chat_plan);
+
+CREATE TABLE chat_teams AS
+SELECT org_id, chat_id, dim_base + (ri(chat_id, 'tm', 0, n_teams - 1) + j) % n_teams AS team_id
+FROM (SELECT *, unnest(range(least(ri(chat_id, 'ntm', 0, 2), n_teams))) AS j FROM chat_plan);
+
+CREATE TABLE chat_labels AS
+SELECT org_id, chat_id, dim_base + (ri(chat_id, 'lb', 0, n_labels - 1) + j) % n_labels
+           AS label_id
+FROM (SELECT *, unnest(range(least(ri(chat_id, 'nlb', 0, 3), n_labels))) AS j FROM chat_plan);
+
+CREATE TABLE chat_external_items AS
+SELECT org_id, chat_id, pick(['JIRA', 'ZENDESK', 'SHOPIFY'], chat_id * 4 + j, 'ext') || '-'
+           || ri(chat_id * 4 + j, 'exn', 100, 99999) AS item_ref
+FROM (SELECT *, unnest(range(CASE WHEN u(chat_id, 'ex') < 0.1 THEN 2 ELSE 0 END)) AS j
+      FROM chat_plan);
+
+CREATE TABLE notes AS
+SELECT org_id, chat_id * 8 + j AS note_id, chat_id,
+       dim_base + ri(chat_id * 8 + j, 'na', 0, n_members - 1) AS author_id,
+       pick(getvariable('note_bodies'), chat_id * 8 + j, 'nb') AS body,
+       ts(created_s + 600 + j * 3600 + ri(chat_id * 8 + j, 'nt', 0, 3599)) AS created_at
+FROM (SELECT *, unnest(range(CASE WHEN u(chat_id, 'hn') < 0.5 THEN ri(chat_id, 'nn', 1, 7)
+                                  ELSE 0 END)) AS j
+      FROM chat_plan);
+"""
+
+CONTACTS = """
+CREATE TABLE contacts AS
+WITH plan AS (
+    SELECT p.*, contact_base + k AS contact_id, k FROM
+        (SELECT *, unnest(range(n_contacts)) AS k FROM org_plan) p
+)
+SELECT p.org_id, p.contact_id,
+       CASE WHEN u(p.contact_id, 'cn0') < 0.02 THEN NULL
+            WHEN u(p.contact_id, 'cn0') < 0.08 THEN pick(getvariable('hostile'), p.contact_id, 'ch')
+            ELSE person(p.contact_id, 'c') END AS name,
+       CASE WHEN u(p.contact_id, 'ph') < 0.05 THEN NULL
+            ELSE '+' || pick(['91', '1', '44', '55', '49'], p.contact_id, 'cc') || ' '
+                 || (9000000000 + p.contact_id * 7 % 999999999)::VARCHAR END AS phone,
+       CASE WHEN u(p.contact_id, 'em') < 0.3 THEN NULL
+            ELSE 'contact' || p.contact_id || '@mail.example.org' END AS email,
+       p.dim_base + ri(p.contact_id, 'ch', 0, p.n_channels - 1) AS channel_id,
+       p.dim_base + ri(p.contact_id, 'tpl', 0, p.n_templates - 1) AS template_id,
+       CASE WHEN u(p.contact_id, 'cb') < 0.2 THEN NULL
+            ELSE p.dim_base + ri(p.contact_id, 'cb', 0, p.n_members - 1) END AS created_by,
+       ts(1704067200 + (p.k * 60000000) // p.n_contacts) AS created_at,
+       ts(1704067200 + (p.k * 60000000) // p.n_contacts
+          + ri(p.contact_id, 'upd', 0, 5000000)) AS updated_at
+FROM plan p;
+
+CREATE TABLE contact_field_values AS
+SELECT c.org_id, c.contact_id, f.key AS field_key,
+       CASE f.type
+           WHEN 'number' THEN ri(c.contact_id * 31 + f.field_id, 'fv', 0, 50000)::VARCHAR
+           WHEN 'date' THEN strftime(DATE '1960-01-01'
+                                     + ri(c.contact_id, 'bd', 0, 16000)::INTEGER, '%Y-%m-%d')
+           WHEN 'boolean' THEN CASE WHEN u(c.contact_id, 'nl') < 0.5 THEN 'true' ELSE 'false' END
+           ELSE CASE f.key
+               WHEN 'city' THEN pick(getvariable('cities'), c.contact_id, 'city')
+               WHEN 'plan' THEN pick(getvariable('plans'), c.contact_id, 'plan')
+               ELSE pick(getvariable('hostile'), c.contact_id * 31 + f.field_id, 'fh') END
+       END AS value
+FROM contacts c JOIN custom_fields f USING (org_id, template_id)
+WHERE u(c.contact_id * 31 + f.field_id, 'has') < 0.8;
+"""
+
+TICKETS_AND_CALLS = """
+CREATE TABLE tickets AS
+WITH plan AS (
+    SELECT c.*, cp.created_s, cp.n_members, cp.dim_base, cc.contact_id,
+           c.chat_id * 4 + j AS ticket_id
+    FROM (SELECT *, unnest(range(CASE WHEN u(chat_id, 'tk') < 0.3 THEN ri(chat_id, 'ntk', 1, 2)
+                                      ELSE 0 END)) AS j FROM chats) c
+    JOIN chat_plan cp USING (chat_id)
+    LEFT JOIN chat_contacts cc ON cc.chat_id = c.chat_id AND cc.is_primary
+)
+SELECT p.org_id, p.ticket_id, p.chat_id, p.contact_id, i.issue_id,
+       CASE WHEN u(p.ticket_id, 'hsi') < 0.8 THEN i.issue_id * 0 + p.channel_id * 100 + 10
+            + (i.issue_id % 100) * 2 + ri(p.ticket_id, 'si', 0, 1) END AS sub_issue_id,
+       pick(getvariable('priorities'), p.ticket_id, 'pr') AS priority,
+       p.channel_id * 10 + ri(p.ticket_id, 'st', 0, 4) AS status_id,
+       pick(getvariable('remarks'), p.ticket_id, 'rm') AS remarks,
+       CASE WHEN u(p.ticket_id, 'una') < 0.25 THEN NULL
+            ELSE p.dim_base + ri(p.ticket_id, 'asg', 0, p.n_members - 1) END AS assignee_id,
+       p.dim_base + ri(p.ticket_id, 'crt', 0, p.n_members - 1) AS creator_id,
+       p.channel_id AS workflow_id, p.channel_id,
+       ri(p.ticket_id, 'media', 0, 4) * (u(p.ticket_id, 'hm') < 0.3)::INTEGER AS media_count,
+       ts(p.created_s + 1800 + p.j * 7200) AS created_at,
+       ts(p.created_s + 1800 + p.j * 7200 + ri(p.ticket_id, 'tu', 0, 864000)) AS updated_at
+FROM plan p
+JOIN ticket_issues i ON i.workflow_id = p.channel_id AND i.parent_issue_id IS NULL
+                    AND i.issue_id % 100 = ri(p.ticket_id, 'iss', 0, 4);
+
+CREATE TABLE call_logs AS
+WITH plan AS (
+    SELECT p.*, call_base + k AS call_id, k,
+           1735689600 + (k * 51840000) // n_calls + ri(call_base + k, 'cj', 0, 3000) AS start_s
+    FROM (SELECT *, unnest(range(n_calls)) AS k FROM org_plan) p
+), shaped AS (
+    SELECT *, CASE WHEN u(call_id, 'dir') < 0.6 THEN 'inbound' ELSE 'outbound' END AS direction,
+           pick(getvariable('call_statuses'), call_id, 'cs') AS status,
+           ri(call_id, 'ring', 0, 45) AS ring_s,
+           contact_base + ri(call_id, 'cct', 0, n_contacts - 1) AS contact_id
+    FROM plan
+), timed AS (
+    SELECT *, CASE WHEN status = 'answered' THEN ri(call_id, 'talk', 5, 5400) ELSE 0 END AS talk_s
+    FROM shaped
+)
+SELECT t.org_id, t.call_id, t.direction, t.status,
+       CASE WHEN t.direction = 'inbound' THEN c.phone ELSE '+91 22 4000 ' || (t.call_id % 10000) END
+           AS caller_number,
+       CASE WHEN t.direction = 'inbound' THEN '+91 22 4000 ' || (t.call_id % 10000) ELSE c.phone END
+           AS called_number,
+       CASE WHEN u(t.call_id, 'cid') < 0.7 THEN 'CID-' || (t.call_id % 100000) END AS caller_id,
+       CASE WHEN u(t.call_id, 'ag') < 0.1 THEN NULL
+            ELSE t.dim_base + ri(t.call_id, 'ag', 0, t.n_members - 1) END AS agent_id,
+       t.contact_id,
+       CASE WHEN u(t.call_id, 'hc') < 0.5
+            THEN t.chat_base + ri(t.call_id, 'cch', 0, t.n_chats - 1) END AS chat_id,
+       t.dim_base + ri(t.call_id, 'acc', 0, t.n_accounts - 1) AS account_id,
+       t.ring_s AS ring_seconds, t.talk_s AS talk_seconds, t.ring_s + t.talk_s AS total_seconds,
+       pick(getvariable('hangup_causes'), t.call_id, 'hg') AS hangup_cause,
+       CASE WHEN t.talk_s > 0 AND u(t.call_id, 'rec') < 0.7
+            THEN 'https://recordings.example.com/' || t.call_id || '.mp3' END AS recording_url,
+       ts(t.start_s) AS started_at,
+       CASE WHEN t.talk_s > 0 THEN ts(t.start_s + t.ring_s) END AS answered_at,
+       ts(t.start_s + t.ring_s + t.talk_s) AS ended_at
+FROM timed t JOIN contacts c USING (contact_id);
+"""
+
+# Bot-handled chats run 1-3 sessions; each session's goal events sit at positions 1..n.
+BOT = """
+CREATE TABLE bot_sessions AS
+SELECT c.org_id, c.chat_id * 4 + s AS session_id, c.chat_id,
+       p.dim_base + ri(c.chat_id * 4 + s, 'jr', 0, p.n_journeys - 1) AS journey_id,
+       c.created_at + to_seconds(60 + s * 3600) AS started_at,
+       pick(['completed', 'abandoned', 'active', 'handed_off'], c.chat_id * 4 + s, 'ss') AS status
+FROM (SELECT *, unnest(range(CASE WHEN bot_handled THEN ri(chat_id, 'nss', 1, 3) ELSE 0 END))
+          AS s FROM chats) c
+JOIN chat_plan p USING (chat_id);
+
+CREATE TABLE goal_events AS
+SELECT s.org_id, s.session_id * 8 + e AS event_id, s.session_id, s.chat_id, e + 1 AS position,
+       s.journey_id * 10 + ri(s.session_id * 8 + e, 'gl', 0, 5) AS goal_id,
+       pick(getvariable('milestones'), s.session_id * 8 + e, 'ms') AS milestone,
+       s.started_at + to_seconds(30 + e * 120) AS recorded_at
+FROM (SELECT *, unnest(range(ri(session_id, 'nev', 0, 6))) AS e FROM bot_sessions) s;
+
+CREATE TABLE tracker_values AS
+SELECT DISTINCT ON (event_id, tracker_name) org_id, event_id, session_id, chat_id,
+       pick(getvariable('trackers'), (goal_id % 10) * 10 + t + position, 'tn') AS tracker_name,
+       pick(getvariable('tracker_values'), event_id * 4 + t, 'tv') AS value
+FROM (SELECT *, unnest(range(ri(event_id, 'ntr', 0, 3))) AS t FROM goal_events)
+ORDER BY event_id, tracker_name, t;
+"""
+
+VARIABLES: dict[str, list[str]] = {
+    "first_names": pools.FIRST_NAMES,
+    "last_names": pools.LAST_NAMES,
+    "hostile": pools.HOSTILE_TEXT,
+    "topics": pools.CHAT_TOPICS,
+    "note_bodies": pools.NOTE_BODIES,
+    "remarks": pools.REMARKS,
+    "workflow_states": pools.WORKFLOW_STATES,
+    "channel_types": pools.CHANNEL_TYPES,
+    "channel_names": pools.CHANNEL_NAMES,
+    "team_names": pools.TEAM_NAMES,
+    "label_names": pools.LABEL_NAMES,
+    "issues": pools.ISSUES,
+    "sub_issues": pools.SUB_ISSUES,
+    "ticket_statuses": pools.TICKET_STATUSES,
+    "priorities": pools.PRIORITIES,
+    "field_keys": [f[0] for f in pools.CUSTOM_FIELDS],
+    "field_labels": [f[1] for f in pools.CUSTOM_FIELDS],
+    "field_types": [f[2] for f in pools.CUSTOM_FIELDS],
+    "cities": pools.CITIES,
+    "plans": pools.PLANS,
+    "template_names": pools.TEMPLATE_NAMES,
+    "journey_names": pools.JOURNEY_NAMES,
+    "goal_names": pools.GOAL_NAMES,
+    "milestones": pools.MILESTONES,
+    "trackers": pools.TRACKERS,
+    "tracker_values": pools.TRACKER_VALUES,
+    "hangup_causes": pools.HANGUP_CAUSES,
+    "call_statuses": pools.CALL_STATUSES,
+    "providers": pools.PROVIDERS,
+    "timezones": pools.TIMEZONES,
+    "org_names": pools.ORG_NAMES,
+}
+
+
+@dataclass(frozen=True)
+class ReplicaSpec:
+    orgs: int = 4
+    chats_per_org: int = 2_000
+    seed: int = 1
+
+
+def generate(out: Path, spec: ReplicaSpec, *, memory_limit: str = "6GB") -> dict[str, int]:
+    """Write every table of a replica under `out` and return the row count of each."""
+    work = out.with_name(out.name + ".tmp")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    con = duckdb.connect(config={"memory_limit": memory_limit, "preserve_insertion_order": False})
+    _set_variables(con, spec)
+    started = time.monotonic()
+    for script in (MACROS, ORG_PLAN, DIMENSIONS, CHATS, CONTACTS, TICKETS_AND_CALLS, BOT):
+        con.execute(script)
+    counts: dict[str, int] = {}
+    for table, order in TABLES.items():
+        counts[table] = _write_table(con, work, table, order)
+    con.close()
+    shutil.rmtree(out, ignore_errors=True)
+    work.rename(out)
+    build_catalog(out)
+    log.info("replica written to %s in %.1fs", out, time.monotonic() - started)
+    return counts
+
+
+def _set_variables(con: duckdb.DuckDBPyConnection, spec: ReplicaSpec) -> None:
+    harmonic = sum(1.0 / (i + 1) for i in range(spec.orgs))
+    con.execute("SET VARIABLE seed = ?", [spec.seed])
+    con.execute("SET VARIABLE orgs = ?", [spec.orgs])
+    con.execute("SET VARIABLE total_chats = ?", [spec.orgs * spec.chats_per_org])
+    con.execute("SET VARIABLE harmonic = ?", [harmonic])
+    for name, values in VARIABLES.items():
+        con.execute(f"SET VARIABLE {name} = ?::VARCHAR[]", [values])  # noqa: S608 - names are ours
+
+
+def _write_table(con: duckdb.DuckDBPyConnection, root: Path, table: str, order: str) -> int:
+    (count,) = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0]  # noqa: S608
+    target = str(root / table)
+    # Table names and sort keys come from TABLES, never from input.
+    con.execute(
+        f"COPY (SELECT * FROM {table} ORDER BY org_id, {order}) TO '{target}' "  # noqa: S608
+        "(FORMAT parquet, PARTITION_BY (org_id), ROW_GROUP_SIZE 100000, COMPRESSION zstd)"
+    )
+    con.execute(f"DROP TABLE {table}")
+    return int(count)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path(".local/replica"))
+    parser.add_argument("--orgs", type=int, default=ReplicaSpec.orgs)
+    parser.add_argument("--chats-per-org", type=int, default=ReplicaSpec.chats_per_org)
+    parser.add_argument("--seed", type=int, default=ReplicaSpec.seed)
+    parser.add_argument("--memory-limit", default="6GB")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    spec = ReplicaSpec(orgs=args.orgs, chats_per_org=args.chats_per_org, seed=args.seed)
+    started = time.monotonic()
+    counts = generate(args.out, spec, memory_limit=args.memory_limit)
+    for table, count in counts.items():
+        print(f"{table:24} {count:>12,}")
+    size = sum(f.stat().st_size for f in args.out.rglob("*") if f.is_file())
+    print(f"{'total on disk':24} {size / 1e6:>10,.1f} MB in {time.monotonic() - started:.1f}s")
+
+
+if __name__ == "__main__":
+    main()
