@@ -16,7 +16,7 @@ from dagster import (
 )
 
 from reports_pipeline.export import TAG_REPORT_ID, export_report, run_config, run_tags
-from reports_pipeline.job_table import utcnow
+from reports_pipeline.job_table import Status, utcnow
 from reports_pipeline.resources import JobTableResource, ReportStoreResource
 
 # The API launches a run right after recording the request; only requests older than this
@@ -53,14 +53,20 @@ def _close_failed_report(
     job_table: JobTableResource,
     store: ReportStoreResource,
 ) -> None:
-    """Fail the run's report (unless it finished) and abort any upload it left open."""
+    """Fail the run's report unless it finished, and leave nothing of it in the store."""
+    run_id = context.dagster_run.run_id
     report_id = context.dagster_run.tags.get(TAG_REPORT_ID)
     report = job_table.table.get_by_id(report_id) if report_id else None
     if report is None:
-        context.log.warning(f"run {context.dagster_run.run_id} has no report in the job table")
+        context.log.warning(f"run {run_id} has no report in the job table")
         return
-    store.store().abort_all(f"reports/{report.organisation_id}/{report.id}/")
+    if report.dagster_run_id not in (None, run_id):
+        context.log.info(f"report {report.id} belongs to run {report.dagster_run_id}; left alone")
+        return
     marked = job_table.table.fail(report.id, reason)
+    current = job_table.table.get_by_id(report.id)
+    if current is not None and current.status is not Status.COMPLETED:
+        store.store().discard(f"reports/{report.organisation_id}/{report.id}/")
     context.log.info(f"report {report.id} {'marked failed' if marked else 'already finished'}")
 
 

@@ -130,13 +130,18 @@ class ReportStore:
         except (BotoCoreError, ClientError):
             log.warning("could not abort multipart upload %s of %s", upload_id, key, exc_info=True)
 
-    def abort_all(self, prefix: str) -> int:
-        """Abort every open multipart upload under `prefix` (after a run died mid-upload)."""
+    def discard(self, prefix: str) -> None:
+        """Abort every open upload and delete every object under `prefix`.
+
+        For a report whose run died: a worker killed while its last request was in flight
+        can leave an open upload, or even a completed object of a report that is `failed`.
+        """
         answer = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=prefix)
-        uploads = answer.get("Uploads", [])
-        for upload in uploads:
+        for upload in answer.get("Uploads", []):
             self.abort(upload["Key"], upload["UploadId"])
-        return len(uploads)
+        listing = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
+        for item in listing.get("Contents", []):
+            self.delete(item["Key"])
 
     def exists(self, key: str) -> bool:
         try:

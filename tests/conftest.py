@@ -144,7 +144,7 @@ def auth(org: str = "org_001", role: str = "admin", sub: str = "u-1") -> dict[st
 
 
 BIG_ORG = "org_big"
-BIG_ORG_CHATS = 60_000
+BIG_ORG_CHATS = 150_000
 
 
 @pytest.fixture(scope="session")

@@ -534,3 +534,19 @@ def test_timestamps_follow_the_requested_timezone(
         ).fetchall()[0][0]
     )
     assert len(kolkata.rows) == expected
+
+
+def test_discarding_a_dead_runs_files_removes_open_uploads_and_finished_objects(
+    store: ReportStore,
+) -> None:
+    """A worker killed while its last request is in flight can leave either behind."""
+    dead, other = "reports/org_001/dead-report/", "reports/org_001/live-report/"
+    store.upload_stream(dead + "finished.csv", iter([b"a,b\r\n"]))
+    store.client.create_multipart_upload(Bucket=store.bucket, Key=dead + "open.csv")
+    store.upload_stream(other + "kept.csv", iter([b"a,b\r\n"]))
+
+    store.discard(dead)
+
+    assert store.client.list_objects_v2(Bucket=store.bucket, Prefix=dead)["KeyCount"] == 0
+    assert store.client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", []) == []
+    assert store.exists(other + "kept.csv")

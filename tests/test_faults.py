@@ -80,7 +80,8 @@ def objects(stack: Stack, prefix: str) -> list:
 
 def test_a_killed_run_worker_fails_the_report_and_leaves_nothing(e2e_stack: Stack) -> None:
     report_id = request(e2e_stack, BIG_ORG, {"type": "chat"})
-    report = wait_until_writing(e2e_stack, BIG_ORG, report_id)
+    # Kill as soon as the run has claimed the report: the whole export is still ahead.
+    report = wait_until_writing(e2e_stack, BIG_ORG, report_id, rows=False)
     workers = run_worker_pids()
     assert len(workers) == 1, workers  # this export is the only run in flight
     os.kill(workers[0], signal.SIGKILL)
