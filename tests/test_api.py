@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -203,6 +204,25 @@ def test_another_organisation_gets_404_on_every_endpoint(
             own_org_path + ("/download" if "download" in suffix else ""), headers=outsider
         )
         assert (answer.status_code, answer.json()["detail"]) == (404, "Report not found")
+
+
+@pytest.mark.parametrize("suffix", ["", "/download"])
+def test_another_organisations_report_is_indistinguishable_from_a_missing_one(
+    api: TestClient, suffix: str
+) -> None:
+    """Same status, body and headers: an outsider learns nothing about what exists.
+    (Both answers come from the same lookup by id and organisation.)"""
+    report_id = api.post(BASE, json=TICKET, headers=auth()).json()["id"]
+    outsider = auth(org="org_002")
+    theirs = api.get(f"/api/wp-crm/reports/org_002/{report_id}{suffix}", headers=outsider)
+    missing = api.get(f"/api/wp-crm/reports/org_002/{uuid.uuid4()}{suffix}", headers=outsider)
+    assert theirs.status_code == missing.status_code == 404
+    assert (
+        theirs.json()
+        == missing.json()
+        == {"detail": "Report not found", "code": "report_not_found"}
+    )
+    assert sorted(theirs.headers.keys()) == sorted(missing.headers.keys())
 
 
 @pytest.mark.parametrize(
