@@ -18,6 +18,7 @@ from reports_pipeline.resources import JobTableResource, ReplicaResource, Report
 from reports_pipeline.storage import ReportStore
 
 PROGRESS_EVERY_S = 2.0
+ENCODE_ROWS = 10_000
 TAG_ORGANISATION = "reports/organisation"
 TAG_TYPE = "reports/type"
 TAG_REPORT_ID = "reports/report_id"
@@ -146,9 +147,10 @@ class _RowCounter:
 def _csv_chunks(export: Export, tz: str, rows: _RowCounter) -> Iterator[bytes]:
     yield header_bytes(export.columns)
     for batch in prefetch(export.batches):
-        if batch.height:
-            rows.add(batch.height)
-            yield encode_batch(batch, tz)
+        # Encoding a slice in pieces keeps its text (cells, then bytes) small in memory.
+        for piece in batch.iter_slices(ENCODE_ROWS):
+            rows.add(piece.height)
+            yield encode_batch(piece, tz)
 
 
 def _reason(error: Exception, run_id: str) -> str:

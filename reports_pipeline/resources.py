@@ -15,7 +15,7 @@ class ReplicaResource(ConfigurableResource):
     """The DuckDB/Parquet replica of the CRM."""
 
     root: str
-    memory_limit: str = "256MB"
+    memory_limit: str = "128MB"
 
     def open(self, organisation_id: str) -> ReplicaReader:
         return ReplicaReader(Path(self.root), organisation_id, memory_limit=self.memory_limit)

@@ -103,7 +103,9 @@ class ReportStore:
                 buffer += chunk
                 size += len(chunk)
                 while len(buffer) >= self.part_size:
-                    self._upload_part(key, upload_id, parts, bytes(buffer[: self.part_size]))
+                    with memoryview(buffer) as view:  # one copy of the part, not two
+                        part = bytes(view[: self.part_size])
+                    self._upload_part(key, upload_id, parts, part)
                     del buffer[: self.part_size]
             if buffer or not parts:
                 self._upload_part(key, upload_id, parts, bytes(buffer))
