@@ -122,7 +122,7 @@ def measure_upload(s3_url: str, size: int) -> dict[str, float]:
 
 def child(kind: str, args: list[str], timeout: float | None = None) -> dict[str, float] | None:
     """Run one measurement in a fresh interpreter; it reports its own peak RSS.
-    None when it did not finish within `timeout` seconds (the child is killed)."""
+    None when it failed or did not finish within `timeout` seconds (the child is killed)."""
     try:
         out = subprocess.run(  # noqa: S603 - our own module
             [sys.executable, "-m", "bench.export_bench", "--child", kind, *args],
@@ -132,6 +132,9 @@ def child(kind: str, args: list[str], timeout: float | None = None) -> dict[str,
             timeout=timeout,
         )
     except subprocess.TimeoutExpired:
+        return None
+    except subprocess.CalledProcessError as error:
+        print(f"{kind} failed:\n{error.stderr[-2000:]}", file=sys.stderr)
         return None
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -175,9 +178,12 @@ def print_size(
     (all bytes in `timeout` seconds), so the ratio printed is then a lower bound."""
     rates = {}
     for name, m in (("pipeline", pipeline), ("duckdb COPY", copy), ("plain upload", upload)):
-        if m is None:
+        if m is None:  # counted at its best possible rate: all bytes within the timeout
             rates[name] = pipeline["bytes"] / timeout / 1e6
-            print(f"| {size:,} | {name} | not finished in {timeout:.0f} s | | | |", flush=True)
+            print(
+                f"| {size:,} | {name} | failed or over {timeout:.0f} s | | | |",
+                flush=True,
+            )
             continue
         rates[name] = m["bytes"] / m["seconds"] / 1e6
         rows = f"{m['rows'] / m['seconds']:,.0f}" if m["rows"] else "—"

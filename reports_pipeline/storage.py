@@ -7,7 +7,8 @@ are signed with SigV4.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
 DEFAULT_PART_SIZE = 8 * MIB
+PARTS_IN_FLIGHT = 2
 DOWNLOAD_TTL = timedelta(hours=1)
 
 
@@ -89,42 +91,39 @@ class ReportStore:
     def upload_stream(self, key: str, chunks: Iterable[bytes]) -> UploadResult:
         """Upload `chunks` as one object in parts of `part_size`; abort on any error.
 
-        The object becomes visible only when the upload completes, so a failed export
-        never leaves a partial file behind.
+        Parts go up in background threads (at most `PARTS_IN_FLIGHT` at once) while the
+        caller keeps encoding. The object becomes visible only when the upload completes,
+        so a failed export never leaves a partial file behind.
         """
         upload_id = self.client.create_multipart_upload(
             Bucket=self.bucket, Key=key, ContentType="text/csv; charset=utf-8"
         )["UploadId"]
-        parts: list[dict[str, Any]] = []
-        buffer = bytearray()
-        size = 0
+        sized = _Sized(chunks)
+        sent: list[Future[dict[str, Any]]] = []
         try:
-            for chunk in chunks:
-                buffer += chunk
-                size += len(chunk)
-                while len(buffer) >= self.part_size:
-                    with memoryview(buffer) as view:  # one copy of the part, not two
-                        part = bytes(view[: self.part_size])
-                    self._upload_part(key, upload_id, parts, part)
-                    del buffer[: self.part_size]
-            if buffer or not parts:
-                self._upload_part(key, upload_id, parts, bytes(buffer))
+            with ThreadPoolExecutor(PARTS_IN_FLIGHT, thread_name_prefix="s3-part") as pool:
+                try:
+                    for number, body in enumerate(_parts(sized, self.part_size), start=1):
+                        _wait_for_room(sent)
+                        sent.append(pool.submit(self._upload_part, key, upload_id, number, body))
+                except BaseException:
+                    for future in sent:
+                        future.cancel()  # parts not yet started are not sent
+                    raise
+            parts = [future.result() for future in sent]
             self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
             )
         except BaseException:
             self.abort(key, upload_id)
             raise
-        return UploadResult(key=key, size_bytes=size, parts=len(parts))
+        return UploadResult(key=key, size_bytes=sized.size, parts=len(parts))
 
-    def _upload_part(
-        self, key: str, upload_id: str, parts: list[dict[str, Any]], body: bytes
-    ) -> None:
-        number = len(parts) + 1
+    def _upload_part(self, key: str, upload_id: str, number: int, body: bytes) -> dict[str, Any]:
         answer = self.client.upload_part(
             Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
         )
-        parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+        return {"PartNumber": number, "ETag": answer["ETag"]}
 
     def abort(self, key: str, upload_id: str) -> None:
         try:
@@ -176,3 +175,44 @@ class ReportStore:
         except (BotoCoreError, ClientError) as error:
             raise StoreUnavailable(str(error)) from error
         return PresignedDownload(url=url, expires_at=expires_at)
+
+
+class _Sized:
+    """Counts the bytes of the chunks it passes on."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self.chunks, self.size = chunks, 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.chunks:
+            self.size += len(chunk)
+            yield chunk
+
+
+def _parts(chunks: Iterable[bytes], part_size: int) -> Iterator[bytes]:
+    """Regroup chunks into parts of exactly `part_size` bytes, the last one shorter (an
+    empty stream is one empty part: S3 needs at least one)."""
+    buffer = bytearray()
+    sent_any = False
+    for chunk in chunks:
+        buffer += chunk
+        while len(buffer) >= part_size:
+            with memoryview(buffer) as view:  # one copy of the part, not two
+                part = bytes(view[:part_size])
+            del buffer[:part_size]
+            sent_any = True
+            yield part
+    if buffer or not sent_any:
+        yield bytes(buffer)
+
+
+def _wait_for_room(sent: list[Future[dict[str, Any]]]) -> None:
+    """Block while `PARTS_IN_FLIGHT` parts are uploading; raise a failed part's error now
+    rather than after encoding the rest of the export."""
+    running = [future for future in sent if not future.done()]
+    if len(running) >= PARTS_IN_FLIGHT:
+        wait(running, return_when=FIRST_COMPLETED)
+    for future in sent:
+        error = future.exception() if future.done() else None
+        if error is not None:
+            raise error

@@ -550,3 +550,18 @@ def test_discarding_a_dead_runs_files_removes_open_uploads_and_finished_objects(
     assert store.client.list_objects_v2(Bucket=store.bucket, Prefix=dead)["KeyCount"] == 0
     assert store.client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", []) == []
     assert store.exists(other + "kept.csv")
+
+
+def test_parts_uploaded_side_by_side_reassemble_the_stream_in_order(store: ReportStore) -> None:
+    small = ReportStore(store.client, store.bucket, part_size=5 * 1024 * 1024)
+    chunks = [bytes([i]) * 1_500_000 for i in range(15)]  # ~22 MB: 5 parts, uneven chunks
+    result = small.upload_stream("reports/org_001/r/ordered.csv", iter(chunks))
+    body = store.client.get_object(Bucket=store.bucket, Key=result.key)["Body"].read()
+    assert (result.parts, result.size_bytes) == (5, len(body))
+    assert body == b"".join(chunks)
+
+
+def test_an_empty_stream_is_an_empty_object(store: ReportStore) -> None:
+    result = store.upload_stream("reports/org_001/r/empty.csv", iter([]))
+    body = store.client.get_object(Bucket=store.bucket, Key=result.key)["Body"].read()
+    assert (result.parts, result.size_bytes, body) == (1, 0, b"")
