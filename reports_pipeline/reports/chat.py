@@ -106,7 +106,7 @@ TAIL_COLUMNS: dict[str, pl.Expr] = {
 # The slice's chats are `c`; every related table is read only for them (the id range lets
 # DuckDB skip row groups, the semi-join keeps exactly the slice). Each piece is its own
 # query, joined to the chats in Polars: one query joining them all kept every hash table
-# and scan buffer alive at once, ~150 MB of DuckDB memory whatever the slice size.
+# and scan buffer alive at once, ~180 MB of DuckDB memory whatever the slice size.
 IN_SLICE = "BETWEEN $lo AND $hi AND {alias}chat_id IN (SELECT chat_id FROM c)"
 
 CHATS_SQL = """
