@@ -113,6 +113,14 @@ class ReplicaReader:
         relation.create_view(table, replace=True)
         self._declared.add(table)
 
+    def materialize(self, name: str, tables: Sequence[str], sql: str) -> None:
+        """Keep `sql`'s result as the temporary table `name` for this reader's later queries
+        (DuckDB spills it to disk past its memory limit, so it never grows the process)."""
+        for table in tables:
+            self._declare(table)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+        self._declared.add(name)
+
     def slices(self, table: str, ts: str, key: str, size: int) -> Iterator[Slice]:
         """Cut the table into slices of `size` rows in (ts, key) order.
 
@@ -143,10 +151,3 @@ class ReplicaReader:
             [part.first[0], part.last[0]],
         )
         return rows.filter(part.where(ts, key)).sort(ts, key)
-
-
-def slices_of(bounds: pl.DataFrame, size: int) -> Iterator[Slice]:
-    """Slices of `size` rows over a frame of (ts, key) already in export order."""
-    for start in range(0, bounds.height, size):
-        part = bounds.slice(start, size)
-        yield Slice(first=(part["ts"][0], part["key"][0]), last=(part["ts"][-1], part["key"][-1]))

@@ -20,7 +20,7 @@ from typing import Annotated
 import polars as pl
 
 from reports_pipeline.filters import DateRange, On, Predicates, ReportFilters, SetFilter, options
-from reports_pipeline.replica import ReplicaReader, Slice, slices_of
+from reports_pipeline.replica import ReplicaReader, Slice
 from reports_pipeline.reports.base import Export, ReportType, lookup, rows_for
 
 LATEST_SESSIONS = """
@@ -90,15 +90,19 @@ class _Matcher:
         self.channels = lookup(
             reader, "channels", "channel_id", "name", as_key="channel_id", as_value="channel"
         )
-        # (started_at, session_id) of each chat's latest session, in export order.
-        self.latest = reader.query("bot_sessions", LATEST_SESSIONS)
+        # (started_at, session_id) of each chat's latest session, kept by DuckDB.
+        reader.materialize("latest_sessions", ["bot_sessions"], LATEST_SESSIONS)
 
     def slices(self, size: int) -> Iterator[Slice]:
-        yield from slices_of(self.latest, size)
+        yield from self.reader.slices("latest_sessions", "ts", "key", size)
 
     def match(self, part: Slice) -> _Matched:
         reader = self.reader
-        keys = self.latest.filter(part.where("ts", "key"))["key"]
+        keys = reader.query(
+            "latest_sessions",
+            "SELECT ts, key FROM latest_sessions WHERE ts BETWEEN ? AND ?",
+            [part.first[0], part.last[0]],
+        ).filter(part.where("ts", "key"))["key"]
         sessions = rows_for(reader, "bot_sessions", "session_id", keys)
         chats = rows_for(
             reader,
