@@ -178,7 +178,7 @@ def print_size(
     (all bytes in `timeout` seconds), so the ratio printed is then a lower bound."""
     rates = {}
     for name, m in (("pipeline", pipeline), ("duckdb COPY", copy), ("plain upload", upload)):
-        if m is None:  # counted at its best possible rate: all bytes within the timeout
+        if m is None:
             rates[name] = pipeline["bytes"] / timeout / 1e6
             print(
                 f"| {size:,} | {name} | failed or over {timeout:.0f} s | | | |",

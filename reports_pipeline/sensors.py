@@ -64,8 +64,7 @@ def _close_failed_report(
         context.log.info(f"report {report.id} belongs to run {report.dagster_run_id}; left alone")
         return
     marked = job_table.table.fail(report.id, reason)
-    current = job_table.table.get_by_id(report.id)
-    if current is not None and current.status is not Status.COMPLETED:
+    if report.status is not Status.COMPLETED:  # the run is over: its status cannot move now
         store.store().discard(f"reports/{report.organisation_id}/{report.id}/")
     context.log.info(f"report {report.id} {'marked failed' if marked else 'already finished'}")
 

@@ -98,12 +98,13 @@ class ReportStore:
         upload_id = self.client.create_multipart_upload(
             Bucket=self.bucket, Key=key, ContentType="text/csv; charset=utf-8"
         )["UploadId"]
-        sized = _Sized(chunks)
         sent: list[Future[dict[str, Any]]] = []
+        size = 0
         try:
             with ThreadPoolExecutor(PARTS_IN_FLIGHT, thread_name_prefix="s3-part") as pool:
                 try:
-                    for number, body in enumerate(_parts(sized, self.part_size), start=1):
+                    for number, body in enumerate(_parts(chunks, self.part_size), start=1):
+                        size += len(body)
                         _wait_for_room(sent)
                         sent.append(pool.submit(self._upload_part, key, upload_id, number, body))
                 except BaseException:
@@ -117,7 +118,7 @@ class ReportStore:
         except BaseException:
             self.abort(key, upload_id)
             raise
-        return UploadResult(key=key, size_bytes=sized.size, parts=len(parts))
+        return UploadResult(key=key, size_bytes=size, parts=len(parts))
 
     def _upload_part(self, key: str, upload_id: str, number: int, body: bytes) -> dict[str, Any]:
         answer = self.client.upload_part(
@@ -175,18 +176,6 @@ class ReportStore:
         except (BotoCoreError, ClientError) as error:
             raise StoreUnavailable(str(error)) from error
         return PresignedDownload(url=url, expires_at=expires_at)
-
-
-class _Sized:
-    """Counts the bytes of the chunks it passes on."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self.chunks, self.size = chunks, 0
-
-    def __iter__(self) -> Iterator[bytes]:
-        for chunk in self.chunks:
-            self.size += len(chunk)
-            yield chunk
 
 
 def _parts(chunks: Iterable[bytes], part_size: int) -> Iterator[bytes]:

@@ -98,11 +98,7 @@ class _Matcher:
 
     def match(self, part: Slice) -> _Matched:
         reader = self.reader
-        keys = reader.query(
-            "latest_sessions",
-            "SELECT ts, key FROM latest_sessions WHERE ts BETWEEN ? AND ?",
-            [part.first[0], part.last[0]],
-        ).filter(part.where("ts", "key"))["key"]
+        keys = reader.slice_rows("latest_sessions", "ts", "key", part)["key"]
         sessions = rows_for(reader, "bot_sessions", "session_id", keys)
         chats = rows_for(
             reader,
