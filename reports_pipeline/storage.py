@@ -99,14 +99,16 @@ class ReportStore:
             Bucket=self.bucket, Key=key, ContentType="text/csv; charset=utf-8"
         )["UploadId"]
         sent: list[Future[dict[str, Any]]] = []
+        unchecked: set[Future[dict[str, Any]]] = set()
         size = 0
         try:
             with ThreadPoolExecutor(PARTS_IN_FLIGHT, thread_name_prefix="s3-part") as pool:
                 try:
                     for number, body in enumerate(_parts(chunks, self.part_size), start=1):
                         size += len(body)
-                        _wait_for_room(sent)
+                        _wait_for_room(unchecked)
                         sent.append(pool.submit(self._upload_part, key, upload_id, number, body))
+                        unchecked.add(sent[-1])
                 except BaseException:
                     for future in sent:
                         future.cancel()  # parts not yet started are not sent
@@ -195,13 +197,14 @@ def _parts(chunks: Iterable[bytes], part_size: int) -> Iterator[bytes]:
         yield bytes(buffer)
 
 
-def _wait_for_room(sent: list[Future[dict[str, Any]]]) -> None:
+def _wait_for_room(unchecked: set[Future[dict[str, Any]]]) -> None:
     """Block while `PARTS_IN_FLIGHT` parts are uploading; raise a failed part's error now
-    rather than after encoding the rest of the export."""
-    running = [future for future in sent if not future.done()]
-    if len(running) >= PARTS_IN_FLIGHT:
-        wait(running, return_when=FIRST_COMPLETED)
-    for future in sent:
-        error = future.exception() if future.done() else None
+    rather than after encoding the rest of the export. Parts found finished are checked
+    once and dropped from `unchecked`, so only the parts in flight remain in it."""
+    if len(unchecked) >= PARTS_IN_FLIGHT:
+        wait(unchecked, return_when=FIRST_COMPLETED)
+    for future in [future for future in unchecked if future.done()]:
+        unchecked.discard(future)
+        error = future.exception()
         if error is not None:
             raise error

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from reports_pipeline.definitions import defs
 from reports_pipeline.export import run_config, run_tags
 from reports_pipeline.job_table import JobTable, NewReport, ReportRow, Requester, Status
 from reports_pipeline.resources import JobTableResource, ReplicaResource, ReportStoreResource
-from reports_pipeline.storage import ReportStore
+from reports_pipeline.storage import PARTS_IN_FLIGHT, ReportStore
 from warehouse.catalog import open_catalog
 
 ORG = "org_001"
@@ -559,6 +559,28 @@ def test_parts_uploaded_side_by_side_reassemble_the_stream_in_order(store: Repor
     body = store.client.get_object(Bucket=store.bucket, Key=result.key)["Body"].read()
     assert (result.parts, result.size_bytes) == (5, len(body))
     assert body == b"".join(chunks)
+
+
+def test_a_refused_part_stops_the_stream_early_and_leaves_no_upload(store: ReportStore) -> None:
+    def refuse(**_: object) -> None:
+        raise ClientError({"Error": {"Code": "InternalError", "Message": "no"}}, "UploadPart")
+
+    store.client.meta.events.register("before-call.s3.UploadPart", refuse)
+    small = ReportStore(store.client, store.bucket, part_size=5 * 1024 * 1024)
+    pulled = 0
+
+    def chunks() -> Iterator[bytes]:
+        nonlocal pulled
+        for _ in range(40):  # 40 parts, if the export were read to the end
+            pulled += 1
+            yield b"x" * (5 * 1024 * 1024)
+
+    with pytest.raises(ClientError):
+        small.upload_stream("reports/org_001/r/refused.csv", chunks())
+    # The first refusal is raised once a part finishes: at most one more part is encoded
+    # while the parts in flight fail, not the rest of the export.
+    assert pulled <= PARTS_IN_FLIGHT + 1
+    assert store.client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", []) == []
 
 
 def test_an_empty_stream_is_an_empty_object(store: ReportStore) -> None:
