@@ -486,18 +486,23 @@ def test_no_exported_cell_can_start_a_formula(
             assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), value
 
 
+def refuse_part_uploads(client: Any) -> None:
+    """Inject a fault into a real client: every part upload is refused by the store."""
+
+    def refuse(**_: object) -> None:
+        raise ClientError(
+            {"Error": {"Code": "InternalError", "Message": "disk on fire"}}, "UploadPart"
+        )
+
+    client.meta.events.register("before-call.s3.UploadPart", refuse)
+
+
 class FailingPartsStore(ReportStoreResource):
     """The real store and server, with every part upload refused (a fault injected)."""
 
     def store(self) -> ReportStore:
         real = super().store()
-
-        def refuse(**_: object) -> None:
-            raise ClientError(
-                {"Error": {"Code": "InternalError", "Message": "disk on fire"}}, "UploadPart"
-            )
-
-        real.client.meta.events.register("before-call.s3.UploadPart", refuse)
+        refuse_part_uploads(real.client)
         return real
 
 
@@ -562,10 +567,7 @@ def test_parts_uploaded_side_by_side_reassemble_the_stream_in_order(store: Repor
 
 
 def test_a_refused_part_stops_the_stream_early_and_leaves_no_upload(store: ReportStore) -> None:
-    def refuse(**_: object) -> None:
-        raise ClientError({"Error": {"Code": "InternalError", "Message": "no"}}, "UploadPart")
-
-    store.client.meta.events.register("before-call.s3.UploadPart", refuse)
+    refuse_part_uploads(store.client)
     small = ReportStore(store.client, store.bucket, part_size=5 * 1024 * 1024)
     pulled = 0
 
