@@ -63,9 +63,12 @@ def _close_failed_report(
     if report.dagster_run_id not in (None, run_id):
         context.log.info(f"report {report.id} belongs to run {report.dagster_run_id}; left alone")
         return
-    marked = job_table.table.fail(report.id, reason)
-    if report.status is not Status.COMPLETED:  # the run is over: its status cannot move now
-        store.store().discard(f"reports/{report.organisation_id}/{report.id}/")
+    # Files go first, so a report reads `failed` only once nothing of it is left in the store.
+    try:
+        if report.status is not Status.COMPLETED:  # the run is over: its status cannot move
+            store.store().discard(f"reports/{report.organisation_id}/{report.id}/")
+    finally:
+        marked = job_table.table.fail(report.id, reason)
     context.log.info(f"report {report.id} {'marked failed' if marked else 'already finished'}")
 
 
