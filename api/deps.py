@@ -1,4 +1,4 @@
-"""Dependencies that read like types: the job table, the store, the launcher."""
+"""Dependencies that read like types: the job table, the lifecycle, the store, the launcher."""
 
 from __future__ import annotations
 
@@ -9,11 +9,16 @@ from fastapi import Depends, Request
 from api.config import ApiSettings
 from api.launcher import DagsterLauncher
 from reports_pipeline.job_table import JobTable
+from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.storage import ReportStore
 
 
 async def get_job_table(request: Request) -> JobTable:
     return request.app.state.job_table
+
+
+async def get_lifecycle(request: Request) -> Lifecycle:
+    return request.app.state.lifecycle
 
 
 async def get_store(request: Request) -> ReportStore:
@@ -29,6 +34,7 @@ async def get_launcher(request: Request) -> DagsterLauncher:
 
 
 JobTableDep = Annotated[JobTable, Depends(get_job_table)]
+LifecycleDep = Annotated[Lifecycle, Depends(get_lifecycle)]
 StoreDep = Annotated[ReportStore, Depends(get_store)]
 LauncherDep = Annotated[DagsterLauncher, Depends(get_launcher)]
 SettingsDep = Annotated[ApiSettings, Depends(get_api_settings)]

@@ -64,6 +64,10 @@ class ReportFailed(ApiError):
     status_code, code, detail = 409, "report_failed", "Report generation failed"
 
 
+class ReportAlreadyFinished(ApiError):
+    status_code, code, detail = 409, "report_already_finished", "Report has already finished"
+
+
 class ReportFileGone(ApiError):
     status_code, code, detail = 410, "report_file_gone", "Report file not available"
 

@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 from dagster_graphql import DagsterGraphQLClient
 
 from reports_pipeline.export import run_config, run_tags
-from reports_pipeline.job_table import JobTable, ReportRow
+from reports_pipeline.job_table import ReportRow
 
 log = logging.getLogger("api.launcher")
 
@@ -34,31 +34,32 @@ class DagsterLauncher:
             path_prefix=self.path_prefix,
         )
 
-    def launch(self, report: ReportRow, job_table: JobTable) -> str | None:
-        """Submit the run and record its id; if Dagster cannot be reached the report stays
-        pending and the `launch_pending_reports` sensor launches it once Dagster is back."""
+    def launch(self, report: ReportRow) -> str | None:
+        """Submit the report's run. It writes nothing to the job table: the run claims the
+        report itself, and if this launch fails (or answers late, or twice) the
+        `reconcile_reports` sensor launches it, and only one run can ever claim it."""
         try:
-            run_id = self.client().submit_job_execution(
-                JOB_NAME,
-                run_config=run_config(
-                    report.id,
-                    report.organisation_id,
-                    report.type,
-                    report.filters,
-                    report.timezone,
-                ),
-                tags=run_tags(report.id, report.organisation_id, report.type),
+            return self.client().submit_job_execution(
+                JOB_NAME, run_config=run_config(report.id), tags=run_tags(report)
             )
         except Exception as error:  # any failure to reach Dagster leaves it to the sensor
-            log.warning(
-                "could not launch report %s now (%s: %s); the launch sensor will",
-                report.id,
-                type(error).__name__,
-                str(error).splitlines()[0][:200],
-            )
+            self._log_unreachable(f"launch report {report.id}", error)
             return None
-        job_table.set_run_id(report.id, run_id)
-        return run_id
+
+    def terminate(self, run_id: str) -> None:
+        """Ask Dagster to stop a canceled report's run now; the reconciler does it on its
+        next tick if Dagster cannot be reached."""
+        try:
+            self.client().terminate_run(run_id)
+        except Exception as error:
+            self._log_unreachable(f"terminate run {run_id}", error)
+
+    @staticmethod
+    def _log_unreachable(what: str, error: Exception) -> None:
+        first_line = (str(error).splitlines() or [""])[0][:200]
+        log.warning(
+            "could not %s now (%s: %s); the reconciler will", what, type(error).__name__, first_line
+        )
 
     def ping(self) -> None:
         """Raises unless the Dagster webserver answers."""

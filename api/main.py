@@ -14,11 +14,12 @@ from api.launcher import DagsterLauncher
 from api.limits import BodySizeLimit
 from api.routes import health, page, reports
 from reports_pipeline.job_table import JobTable, make_engine, migrate
+from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.storage import ReportStore, make_s3_client
 
 DESCRIPTION = """
 On-demand CSV exports of the CRM's Chat, Contact, Ticket, Call-Log and Goal data.
-Request an export, poll it, then fetch a one-hour download link.
+Request an export, poll it, then fetch a one-hour download link; cancel it while it runs.
 Every call needs `Authorization: Bearer <JWT>` with `sub`, `org_id`, `role` and `exp`.
 """
 
@@ -31,6 +32,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url)
         migrate(engine)
         app.state.job_table = JobTable(engine)
+        app.state.lifecycle = Lifecycle(engine)
         app.state.store = ReportStore(
             make_s3_client(
                 endpoint_url=settings.s3_endpoint_url,

@@ -40,7 +40,9 @@ def measure_pipeline(replica: str, s3_url: str, workdir: str) -> dict[str, float
 
     from reports_pipeline.definitions import defs
     from reports_pipeline.export import run_config, run_tags
-    from reports_pipeline.job_table import JobTable, NewReport, Requester, make_engine, migrate
+    from reports_pipeline.job_table import JobTable, Requester, make_engine, migrate
+    from reports_pipeline.lifecycle import Lifecycle
+    from reports_pipeline.request import parse_request
     from reports_pipeline.resources import (
         JobTableResource,
         ReplicaResource,
@@ -49,8 +51,8 @@ def measure_pipeline(replica: str, s3_url: str, workdir: str) -> dict[str, float
 
     url = f"sqlite:///{workdir}/jobs.db"
     migrate(make_engine(url))
-    report = JobTable(make_engine(url)).create(
-        NewReport(ORG, "chat", {}, "UTC", Requester("bench"))
+    report = Lifecycle(make_engine(url)).request(
+        ORG, parse_request({"type": "chat"}), Requester("bench")
     )
     resources = {
         "replica": ReplicaResource(root=replica),
@@ -61,8 +63,8 @@ def measure_pipeline(replica: str, s3_url: str, workdir: str) -> dict[str, float
     }
     started = time.monotonic()
     result = defs.resolve_job_def("export_report").execute_in_process(
-        run_config=run_config(report.id, ORG, "chat", {}, "UTC"),
-        tags=run_tags(report.id, ORG, "chat"),
+        run_config=run_config(report.id),
+        tags=run_tags(report),
         resources=resources,
     )
     elapsed = time.monotonic() - started

@@ -119,6 +119,7 @@ class Stack:
     def start_dagster(self) -> None:
         self.dagster_home.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / "dagster.yaml", self.dagster_home / "dagster.yaml")
+        _create_dagster_storage(self.dagster_home)
         workspace = str(REPO / "workspace.yaml")
         # Exports are background work: Dagster, and every run it spawns (runs inherit the
         # niceness of their code server), yield the CPU to the API on a shared machine.
@@ -188,6 +189,16 @@ class Stack:
                 raise RuntimeError(
                     f"{name} exited with {process.returncode}; see {self.home / 'logs' / name}.log"
                 )
+
+
+def _create_dagster_storage(home: Path) -> None:
+    """Create the instance's storage once, here, before the webserver and the daemon start:
+    each would otherwise create it on a fresh home, and they race ("table jobs already
+    exists")."""
+    from dagster import DagsterInstance
+
+    with DagsterInstance.from_config(str(home)) as instance:
+        instance.get_runs(limit=1)
 
 
 def wait_http(url: str, what: str, stack: Stack, timeout_s: float = 30) -> None:

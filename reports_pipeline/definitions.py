@@ -8,11 +8,7 @@ from dagster_aws.s3 import S3Resource
 from reports_pipeline.assets import replica_tables
 from reports_pipeline.export import export_report
 from reports_pipeline.resources import JobTableResource, ReplicaResource, ReportStoreResource
-from reports_pipeline.sensors import (
-    fail_reports_of_cancelled_runs,
-    fail_reports_of_failed_runs,
-    launch_pending_reports,
-)
+from reports_pipeline.sensors import reconcile_reports
 from reports_pipeline.settings import ServiceSettings
 
 
@@ -25,7 +21,9 @@ def build_resources(settings: ServiceSettings) -> dict[str, object]:
         max_attempts=8,
     )
     return {
-        "replica": ReplicaResource(root=str(settings.replica_root.resolve())),
+        "replica": ReplicaResource(
+            root=str(settings.replica_root.resolve()), slice_rows=settings.slice_rows
+        ),
         "store": ReportStoreResource(
             s3=s3, bucket=settings.s3_bucket, part_size_mib=settings.s3_part_size_mib
         ),
@@ -36,6 +34,6 @@ def build_resources(settings: ServiceSettings) -> dict[str, object]:
 defs = Definitions(
     jobs=[export_report],
     assets=[replica_tables],
-    sensors=[launch_pending_reports, fail_reports_of_failed_runs, fail_reports_of_cancelled_runs],
+    sensors=[reconcile_reports],
     resources=build_resources(ServiceSettings()),
 )

@@ -1,23 +1,38 @@
-"""The `export_report` job: one recorded request becomes one CSV file in the object store."""
+"""The `export_report` job: one recorded request becomes one file in the object store.
+
+The run config names the report; the request itself is the job row's document. Every
+status move goes through `Lifecycle`, and the run acts on whether it applied: a run that
+cannot claim the report does nothing, and a run that lost it (canceled, or failed by the
+reconciler) stops writing and removes what it wrote.
+"""
 
 import contextlib
 import ctypes
-import json
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
-from dagster import Config, MetadataValue, OpExecutionContext, in_process_executor, job, op
+import polars as pl
+from dagster import (
+    Config,
+    Failure,
+    MetadataValue,
+    OpExecutionContext,
+    in_process_executor,
+    job,
+    op,
+)
 from pydantic import ValidationError
 
 from reports_pipeline.csv_writer import encode_batch, header_bytes
-from reports_pipeline.job_table import JobTable
-from reports_pipeline.prefetch import prefetch
+from reports_pipeline.job_table import ReportRow
+from reports_pipeline.lifecycle import Lifecycle
+from reports_pipeline.prefetch import prefetched
 from reports_pipeline.replica import ReplicaReader
 from reports_pipeline.reports import REPORT_TYPES, Export
+from reports_pipeline.request import RequestBase, parse_request
 from reports_pipeline.resources import JobTableResource, ReplicaResource, ReportStoreResource
-from reports_pipeline.storage import ReportStore
+from reports_pipeline.storage import ReportStore, UploadResult
 
 PROGRESS_EVERY_S = 2.0
 # glibc's M_MMAP_THRESHOLD: allocations above it are mmapped and handed back when freed.
@@ -27,39 +42,28 @@ ENCODE_ROWS = 10_000
 TAG_ORGANISATION = "reports/organisation"
 TAG_TYPE = "reports/type"
 TAG_REPORT_ID = "reports/report_id"
+TAG_REQUESTED_BY = "reports/requested_by"
 
 
 class ExportConfig(Config):
-    """What the API recorded; filters travel as the JSON the API already validated."""
+    """The report to export; everything else is in its job row."""
 
     report_id: str
-    organisation_id: str
-    report_type: str
-    filters_json: str = "{}"
-    timezone: str = "UTC"
-    slice_rows: int = 50_000
 
 
-def run_tags(report_id: str, organisation_id: str, report_type: str) -> dict[str, str]:
+def run_config(report_id: str) -> dict:
+    """The run config of one report, as the API and the reconciler submit it."""
+    return {"ops": {"export": {"config": ExportConfig(report_id=report_id).model_dump()}}}
+
+
+def run_tags(report: ReportRow) -> dict[str, str]:
+    """What a data engineer filters runs by in the Dagster UI."""
     return {
-        TAG_ORGANISATION: organisation_id,
-        TAG_TYPE: report_type,
-        TAG_REPORT_ID: report_id,
+        TAG_ORGANISATION: report.organisation_id,
+        TAG_TYPE: report.type,
+        TAG_REPORT_ID: report.id,
+        TAG_REQUESTED_BY: report.requested_by.id[:200],
     }
-
-
-def run_config(
-    report_id: str, organisation_id: str, report_type: str, filters: dict, timezone: str
-) -> dict:
-    """The run config of one request, as the API and the launch sensor submit it."""
-    config = ExportConfig(
-        report_id=report_id,
-        organisation_id=organisation_id,
-        report_type=report_type,
-        filters_json=json.dumps(filters, sort_keys=True),
-        timezone=timezone,
-    )
-    return {"ops": {"export": {"config": config.model_dump()}}}
 
 
 def file_name_for(report_type: str, report_id: str, created_at: datetime) -> str:
@@ -71,6 +75,10 @@ class ExportFailed(Exception):
     """An error whose message a person can act on; it becomes the report's `error`."""
 
 
+class ReportLost(Exception):
+    """The run no longer owns its report: it was canceled, or failed by the reconciler."""
+
+
 @op(name="export", tags={"kind": "csv"})
 def export_op(
     context: OpExecutionContext,
@@ -79,35 +87,38 @@ def export_op(
     store: ReportStoreResource,
     job_table: JobTableResource,
 ) -> None:
-    table = job_table.table
-    report = table.get_by_id(config.report_id)
+    report = job_table.table.get_by_id(config.report_id)
     if report is None:
-        raise ExportFailed(f"report {config.report_id} is not in the job table")
-    if not table.claim(config.report_id, context.run_id):
-        context.log.warning(
-            f"report {config.report_id} is already {report.status.value} "
-            f"(run {report.dagster_run_id}); this run does nothing"
-        )
+        raise Failure(f"report {config.report_id} is not in the job table")
+    lifecycle, run_id = job_table.lifecycle, context.run_id
+    if not lifecycle.claim(report.id, run_id):
+        context.log.warning(f"report {report.id} is not pending any more; this run does nothing")
         return
     _release_large_buffers_on_free()
     started = time.monotonic()
-    file_name = file_name_for(config.report_type, config.report_id, report.created_at)
-    key = ReportStore.object_key(config.organisation_id, config.report_id, file_name)
-    rows = _RowCounter(context, table, config.report_id)
+    file_name = file_name_for(report.type, report.id, report.created_at)
+    key = ReportStore.object_key(report.organisation_id, report.id, file_name)
+    rows, files = _RowCounter(context, lifecycle, report.id), store.store()
     try:
-        with replica.open(config.organisation_id) as reader:
-            export = _build_export(config, reader)
-            result = store.store().upload_stream(key, _csv_chunks(export, config.timezone, rows))
-    except Exception as error:
-        table.fail(config.report_id, _reason(error, context.run_id))
+        result = _write(files, key, replica, report.organisation_id, _parse(report), rows)
+        if not lifecycle.complete(
+            report.id,
+            run_id,
+            row_count=rows.total,
+            size_bytes=result.size_bytes,
+            file_name=file_name,
+            object_key=key,
+        ):
+            files.delete(key)
+            raise ReportLost()
+    except ReportLost:
+        raise Failure(
+            "The report was canceled (or failed) while this run was writing it; "
+            "the run stopped and removed its file."
+        ) from None
+    except BaseException as error:
+        lifecycle.fail(report.id, _reason(error, run_id), run_id=run_id)
         raise
-    table.complete(
-        config.report_id,
-        row_count=rows.total,
-        size_bytes=result.size_bytes,
-        file_name=file_name,
-        object_key=key,
-    )
     elapsed = time.monotonic() - started
     context.add_output_metadata(
         {
@@ -121,23 +132,45 @@ def export_op(
     context.log.info(f"wrote {rows.total} rows, {result.size_bytes} bytes in {elapsed:.1f}s")
 
 
-def _build_export(config: ExportConfig, reader: ReplicaReader) -> Export:
-    report_type = REPORT_TYPES.get(config.report_type)
-    if report_type is None:
-        raise ExportFailed(f"unknown report type '{config.report_type}'")
+def _parse(report: ReportRow) -> RequestBase:
     try:
-        ZoneInfo(config.timezone)
-        filters = report_type.parse_filters(json.loads(config.filters_json))
-    except (ValueError, ValidationError) as error:
-        raise ExportFailed(f"the request's filters or timezone are not valid: {error}") from error
-    return report_type.build(reader, filters, config.timezone, config.slice_rows)
+        return parse_request(report.request)
+    except ValidationError as error:
+        raise ExportFailed(f"the stored request is not valid: {error}") from error
+
+
+def _write(
+    store: ReportStore,
+    key: str,
+    replica: ReplicaResource,
+    organisation_id: str,
+    request: RequestBase,
+    rows: "_RowCounter",
+) -> UploadResult:
+    """Stream the export into the store. Leaving, in this order: the encoder is closed, the
+    prefetch thread is stopped and joined, and only then is the replica closed."""
+    with replica.open(organisation_id) as reader:
+        export = _build_export(request, reader, replica.slice_rows)
+        with (
+            prefetched(export.batches) as batches,
+            contextlib.closing(
+                _csv_chunks(export.columns, batches, request.timezone, rows)
+            ) as chunks,
+        ):
+            return store.upload_stream(key, chunks)
+
+
+def _build_export(request: RequestBase, reader: ReplicaReader, slice_rows: int) -> Export:
+    report_type = REPORT_TYPES[request.type]
+    return report_type.build(reader, request.filters, request.timezone, slice_rows)
 
 
 class _RowCounter:
-    """Counts rows and reports progress to the job table at most every couple of seconds."""
+    """Counts rows and reports progress to the job table at most every couple of seconds;
+    raises `ReportLost` as soon as the report is no longer this run's."""
 
-    def __init__(self, context: OpExecutionContext, table: JobTable, report_id: str) -> None:
-        self.context, self.table, self.report_id = context, table, report_id
+    def __init__(self, context: OpExecutionContext, lifecycle: Lifecycle, report_id: str) -> None:
+        self.context, self.lifecycle, self.report_id = context, lifecycle, report_id
         self.total = 0
         self._last = time.monotonic()
 
@@ -146,13 +179,16 @@ class _RowCounter:
         now = time.monotonic()
         if now - self._last >= PROGRESS_EVERY_S:
             self._last = now
-            self.table.record_progress(self.report_id, self.total)
+            if not self.lifecycle.progress(self.report_id, self.context.run_id, self.total):
+                raise ReportLost()
             self.context.log.info(f"{self.total} rows written")
 
 
-def _csv_chunks(export: Export, tz: str, rows: _RowCounter) -> Iterator[bytes]:
-    yield header_bytes(export.columns)
-    for batch in prefetch(export.batches):
+def _csv_chunks(
+    columns: list[str], batches: Iterator[pl.DataFrame], tz: str, rows: "_RowCounter"
+) -> Generator[bytes, None, None]:
+    yield header_bytes(columns)
+    for batch in batches:
         # Encoding a slice in pieces keeps its text (cells, then bytes) small in memory.
         for piece in batch.iter_slices(ENCODE_ROWS):
             rows.add(piece.height)
@@ -168,8 +204,10 @@ def _release_large_buffers_on_free() -> None:
         ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, LARGE_ALLOCATION)
 
 
-def _reason(error: Exception, run_id: str) -> str:
+def _reason(error: BaseException, run_id: str) -> str:
     """A reason for the report's `error`: plain words, no stack trace or internals."""
+    if not isinstance(error, Exception):  # Dagster terminated the run, or the process stops
+        return "The export run was stopped before it finished. Please request it again."
     if isinstance(error, ExportFailed):
         return str(error)
     module = type(error).__module__

@@ -2,7 +2,8 @@
 
 SQLite (WAL) by default, PostgreSQL in production, through SQLAlchemy Core. The schema
 is owned by the Alembic migrations in `reports_pipeline/migrations`; `migrate()` brings a
-database to the head revision.
+database to the head revision, one process at a time. This module reads; every write of
+a report's status is in `reports_pipeline.lifecycle`.
 """
 
 from __future__ import annotations
@@ -10,11 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
-import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -24,8 +22,9 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy.engine import Connection, Engine
 
-RATE_LIMIT_WINDOW = timedelta(minutes=5)
 MIGRATIONS = Path(__file__).with_name("migrations")
+# Any constant: PostgreSQL's advisory lock that lets one process at a time migrate.
+MIGRATION_LOCK = 0x7265706F727473
 
 
 class Status(StrEnum):
@@ -33,9 +32,12 @@ class Status(StrEnum):
     PROCESSING = "processing"
     COMPLETED = "completed"
     FAILED = "failed"
+    CANCELED = "canceled"
 
 
 ACTIVE = (Status.PENDING.value, Status.PROCESSING.value)
+# Final states that must leave nothing in the store; `discarded_at` says it was checked.
+DISCARDED_STATES = (Status.FAILED.value, Status.CANCELED.value)
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -67,8 +69,8 @@ reports = sa.Table(
     sa.Column("organisation_id", sa.String(64), nullable=False),
     sa.Column("type", sa.String(16), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("filters", sa.JSON, nullable=False),
-    sa.Column("timezone", sa.String(64), nullable=False),
+    # The validated request (reports_pipeline.request), as one document.
+    sa.Column("request", sa.JSON, nullable=False),
     sa.Column("requested_by_id", sa.String(255), nullable=False),
     sa.Column("requested_by_email", sa.String(320)),
     sa.Column("requested_by_name", sa.String(255)),
@@ -82,6 +84,11 @@ reports = sa.Table(
     sa.Column("object_key", sa.String(1024)),
     sa.Column("error", sa.Text),
     sa.Column("dagster_run_id", sa.String(64)),
+    sa.Column("canceled_at", UTCDateTime),
+    sa.Column("canceled_by_id", sa.String(255)),
+    sa.Column("canceled_by_email", sa.String(320)),
+    sa.Column("canceled_by_name", sa.String(255)),
+    sa.Column("discarded_at", UTCDateTime),
 )
 
 
@@ -93,22 +100,12 @@ class Requester:
 
 
 @dataclass(frozen=True)
-class NewReport:
-    organisation_id: str
-    type: str
-    filters: dict[str, Any]
-    timezone: str
-    requested_by: Requester
-
-
-@dataclass(frozen=True)
 class ReportRow:
     id: str
     organisation_id: str
     type: str
     status: Status
-    filters: dict[str, Any]
-    timezone: str
+    request: dict[str, Any]
     requested_by: Requester
     created_at: datetime
     started_at: datetime | None
@@ -120,17 +117,45 @@ class ReportRow:
     object_key: str | None
     error: str | None
     dagster_run_id: str | None
+    canceled_at: datetime | None
+    canceled_by: Requester | None
+    discarded_at: datetime | None
+
+    @property
+    def filters(self) -> dict[str, Any]:
+        return dict(self.request.get("filters", {}))
+
+    @property
+    def timezone(self) -> str:
+        return str(self.request.get("timezone", "UTC"))
+
+    @property
+    def format(self) -> str:
+        return str(self.request.get("format", "csv"))
+
+    @property
+    def purpose(self) -> str | None:
+        return self.request.get("purpose")
+
+    @property
+    def store_prefix(self) -> str:
+        """Everything the report's runs may have written lives under this key prefix."""
+        return f"reports/{self.organisation_id}/{self.id}/"
 
     @classmethod
     def from_db(cls, row: sa.Row[Any]) -> ReportRow:
         m = row._mapping
+        canceled_by = (
+            Requester(m["canceled_by_id"], m["canceled_by_email"], m["canceled_by_name"])
+            if m["canceled_by_id"] is not None
+            else None
+        )
         return cls(
             id=m["id"],
             organisation_id=m["organisation_id"],
             type=m["type"],
             status=Status(m["status"]),
-            filters=m["filters"],
-            timezone=m["timezone"],
+            request=m["request"],
             requested_by=Requester(
                 m["requested_by_id"], m["requested_by_email"], m["requested_by_name"]
             ),
@@ -144,20 +169,10 @@ class ReportRow:
             object_key=m["object_key"],
             error=m["error"],
             dagster_run_id=m["dagster_run_id"],
+            canceled_at=m["canceled_at"],
+            canceled_by=canceled_by,
+            discarded_at=m["discarded_at"],
         )
-
-
-class ReportInProgress(Exception):
-    def __init__(self, existing_id: str) -> None:
-        super().__init__(existing_id)
-        self.existing_id = existing_id
-
-
-class CompletedRecently(Exception):
-    def __init__(self, existing_id: str, retry_after_s: int) -> None:
-        super().__init__(existing_id)
-        self.existing_id = existing_id
-        self.retry_after_s = retry_after_s
 
 
 class InvalidCursor(ValueError):
@@ -192,10 +207,15 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the database to the newest migration (idempotent)."""
+    """Bring the database to the newest migration (idempotent, and safe to call from any
+    number of processes at once: they take turns, and the later ones find nothing to do)."""
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
+    # SQLite: an IMMEDIATE transaction holds the write lock from the start. PostgreSQL: an
+    # advisory lock held until the transaction (DDL included) commits.
+    with engine.connect().execution_options(immediate=True) as connection, connection.begin():
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK)))
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 
@@ -205,77 +225,23 @@ def utcnow() -> datetime:
 
 
 class JobTable:
-    """Every read and write of the job table goes through here."""
+    """Reads of the job table. Status moves are `reports_pipeline.lifecycle.Lifecycle`'s."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def create(self, new: NewReport, *, now: datetime | None = None) -> ReportRow:
-        """Insert a pending report, unless the rate limit refuses it (atomically)."""
-        now = now or utcnow()
-        with self.engine.connect().execution_options(immediate=True) as conn, conn.begin():
-            self._lock_type(conn, new.organisation_id, new.type)
-            self._check_rate_limit(conn, new.organisation_id, new.type, now)
-            report_id = str(uuid.uuid4())
-            conn.execute(
-                reports.insert().values(
-                    id=report_id,
-                    organisation_id=new.organisation_id,
-                    type=new.type,
-                    status=Status.PENDING.value,
-                    filters=new.filters,
-                    timezone=new.timezone,
-                    requested_by_id=new.requested_by.id,
-                    requested_by_email=new.requested_by.email,
-                    requested_by_name=new.requested_by.name,
-                    created_at=now,
-                    rows_written=0,
-                )
-            )
-            row = conn.execute(reports.select().where(reports.c.id == report_id)).one()
-        return ReportRow.from_db(row)
-
-    def _lock_type(self, conn: Connection, organisation_id: str, report_type: str) -> None:
-        if conn.dialect.name == "postgresql":
-            key = sa.func.hashtextextended(f"{organisation_id}\x1f{report_type}", 0)
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
-
-    def _check_rate_limit(
-        self, conn: Connection, organisation_id: str, report_type: str, now: datetime
-    ) -> None:
-        same = (reports.c.organisation_id == organisation_id) & (reports.c.type == report_type)
-        active = conn.execute(
-            sa.select(reports.c.id).where(same, reports.c.status.in_(ACTIVE)).limit(1)
-        ).first()
-        if active:
-            raise ReportInProgress(active.id)
-        recent = conn.execute(
-            sa.select(reports.c.id, reports.c.completed_at)
-            .where(
-                same,
-                reports.c.status == Status.COMPLETED.value,
-                reports.c.completed_at > now - RATE_LIMIT_WINDOW,
-            )
-            .order_by(reports.c.completed_at.desc())
-            .limit(1)
-        ).first()
-        if recent:
-            wait = RATE_LIMIT_WINDOW - (now - recent.completed_at)
-            raise CompletedRecently(recent.id, max(1, math.ceil(wait.total_seconds())))
-
     def get(self, organisation_id: str, report_id: str) -> ReportRow | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                reports.select().where(
-                    reports.c.id == report_id, reports.c.organisation_id == organisation_id
-                )
-            ).first()
-        return ReportRow.from_db(row) if row else None
+        return self._one(
+            (reports.c.id == report_id) & (reports.c.organisation_id == organisation_id)
+        )
 
     def get_by_id(self, report_id: str) -> ReportRow | None:
         """For the pipeline, which knows the id from its own run config."""
+        return self._one(reports.c.id == report_id)
+
+    def _one(self, where: sa.ColumnElement[bool]) -> ReportRow | None:
         with self.engine.connect() as conn:
-            row = conn.execute(reports.select().where(reports.c.id == report_id)).first()
+            row = conn.execute(reports.select().where(where)).first()
         return ReportRow.from_db(row) if row else None
 
     def page(
@@ -308,70 +274,20 @@ class JobTable:
         rows = rows[:limit]
         return rows, encode_cursor(rows[-1]) if more else None
 
-    def set_run_id(self, report_id: str, run_id: str) -> None:
-        self._update(report_id, (), dagster_run_id=run_id)
-
-    def claim(self, report_id: str, run_id: str, *, now: datetime | None = None) -> bool:
-        """pending -> processing for this run; False if another run already has it."""
-        return self._update(
-            report_id,
-            (Status.PENDING.value,),
-            status=Status.PROCESSING.value,
-            started_at=now or utcnow(),
-            dagster_run_id=run_id,
-            rows_written=0,
-        )
-
-    def record_progress(self, report_id: str, rows_written: int) -> None:
-        self._update(report_id, (Status.PROCESSING.value,), rows_written=rows_written)
-
-    def complete(
-        self, report_id: str, *, row_count: int, size_bytes: int, file_name: str, object_key: str
-    ) -> bool:
-        return self._update(
-            report_id,
-            (Status.PROCESSING.value,),
-            status=Status.COMPLETED.value,
-            completed_at=utcnow(),
-            rows_written=row_count,
-            row_count=row_count,
-            file_size_bytes=size_bytes,
-            file_name=file_name,
-            object_key=object_key,
-        )
-
-    def fail(self, report_id: str, reason: str) -> bool:
-        """Mark an unfinished report failed; a finished one keeps its status."""
-        return self._update(
-            report_id, ACTIVE, status=Status.FAILED.value, completed_at=utcnow(), error=reason
-        )
-
-    def pending_unlaunched(self, *, older_than: datetime, limit: int = 50) -> list[ReportRow]:
-        """Pending requests whose launch was never recorded (Dagster was unreachable)."""
+    def unsettled(self, *, limit: int = 200) -> list[ReportRow]:
+        """Reports the reconciler watches, oldest first: the active ones, and the failed or
+        canceled ones whose files are not yet known to be gone."""
         query = (
             reports.select()
             .where(
-                reports.c.status == Status.PENDING.value,
-                reports.c.dagster_run_id.is_(None),
-                reports.c.created_at < older_than,
+                reports.c.status.in_(ACTIVE)
+                | (reports.c.status.in_(DISCARDED_STATES) & reports.c.discarded_at.is_(None))
             )
             .order_by(reports.c.created_at)
             .limit(limit)
         )
         with self.engine.connect() as conn:
             return [ReportRow.from_db(r) for r in conn.execute(query)]
-
-    def by_run_id(self, run_id: str) -> ReportRow | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(reports.select().where(reports.c.dagster_run_id == run_id)).first()
-        return ReportRow.from_db(row) if row else None
-
-    def _update(self, report_id: str, only_if: Sequence[str], **values: Any) -> bool:
-        statement = reports.update().where(reports.c.id == report_id).values(**values)
-        if only_if:
-            statement = statement.where(reports.c.status.in_(only_if))
-        with self.engine.begin() as conn:
-            return conn.execute(statement).rowcount == 1
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

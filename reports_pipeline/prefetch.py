@@ -2,43 +2,53 @@
 
 The export builds the next slice (DuckDB and Polars, which release the GIL) while the
 current one is encoded and uploaded, so the query and the store work at the same time.
+The thread is the context's: leaving the `with` block, on success or error, stops it and
+waits for it, so whatever the source reads (the replica's connection) can be closed next.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 T = TypeVar("T")
 
 _DONE = object()
+_OFFER_EVERY_S = 0.1
 
 
-def prefetch(source: Iterator[T], depth: int = 1) -> Iterator[T]:
-    """Yield `source`'s items, computing up to `depth` of them ahead; errors re-raise here."""
+@contextmanager
+def prefetched(source: Iterator[T], depth: int = 1) -> Iterator[Iterator[T]]:
+    """`source`'s items, computed up to `depth` ahead; its errors re-raise in the consumer."""
     items: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
+
+    def offer(item: object) -> bool:
+        """Queue `item` unless the consumer has left (then a full queue never drains)."""
+        while not stop.is_set():
+            try:
+                items.put(item, timeout=_OFFER_EVERY_S)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def produce() -> None:
         try:
             for item in source:
-                while not stop.is_set():
-                    try:
-                        items.put(item, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not offer(item):
                     return
-            items.put(_DONE)
+            offer(_DONE)
         except BaseException as error:  # handed to the consumer, raised there
-            items.put(error)
+            offer(error)
+        finally:
+            if isinstance(source, Generator):
+                source.close()  # in the thread that ran it
 
-    worker = threading.Thread(target=produce, name="export-prefetch", daemon=True)
-    worker.start()
-    try:
+    def consume() -> Iterator[T]:
         while True:
             item = items.get()
             if item is _DONE:
@@ -46,6 +56,11 @@ def prefetch(source: Iterator[T], depth: int = 1) -> Iterator[T]:
             if isinstance(item, BaseException):
                 raise item
             yield item  # type: ignore[misc]
+
+    worker = threading.Thread(target=produce, name="export-prefetch", daemon=True)
+    worker.start()
+    try:
+        yield consume()
     finally:
         stop.set()
-        worker.join(timeout=5)
+        worker.join()  # it ends after the item it is computing, if any

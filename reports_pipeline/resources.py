@@ -7,6 +7,7 @@ from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
 from reports_pipeline.job_table import JobTable, make_engine
+from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.replica import ReplicaReader
 from reports_pipeline.storage import MIB, ReportStore
 
@@ -16,13 +17,15 @@ class ReplicaResource(ConfigurableResource):
 
     root: str
     memory_limit: str = "128MB"
+    slice_rows: int = 50_000
 
     def open(self, organisation_id: str) -> ReplicaReader:
         return ReplicaReader(Path(self.root), organisation_id, memory_limit=self.memory_limit)
 
 
 class JobTableResource(ConfigurableResource):
-    """The job table the API writes requests into and the run reports status back to."""
+    """The job table the API writes requests into and the run reports status back to:
+    `table` reads it, `lifecycle` moves a report's status."""
 
     database_url: str
     _table: "JobTable | None" = PrivateAttr(default=None)
@@ -39,6 +42,10 @@ class JobTableResource(ConfigurableResource):
         if self._table is None:  # used outside a run (sensors build it lazily)
             self._table = JobTable(make_engine(self.database_url))
         return self._table
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        return Lifecycle(self.table.engine)
 
 
 class ReportStoreResource(ConfigurableResource):

@@ -1,99 +1,108 @@
-"""Sensors that keep the job table true: launch what was never launched, fail what died."""
+"""The reconciler sensor: keeps Dagster and the store in line with the job table.
 
-from datetime import timedelta
+`reports_pipeline.reconcile` decides; this applies the decisions. Each report is handled
+on its own, so one that cannot be settled now (the store is down) does not hold up the
+others, and is tried again on the next tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
 
 from dagster import (
-    DagsterRunStatus,
+    DagsterInstance,
     DefaultSensorStatus,
-    RunFailureSensorContext,
     RunRequest,
-    RunStatusSensorContext,
+    RunsFilter,
     SensorEvaluationContext,
     SkipReason,
-    run_failure_sensor,
-    run_status_sensor,
     sensor,
 )
 
 from reports_pipeline.export import TAG_REPORT_ID, export_report, run_config, run_tags
-from reports_pipeline.job_table import Status, utcnow
+from reports_pipeline.job_table import ReportRow, utcnow
+from reports_pipeline.reconcile import (
+    Discard,
+    Fail,
+    Launch,
+    RunState,
+    Terminate,
+    Wait,
+    decide,
+)
 from reports_pipeline.resources import JobTableResource, ReportStoreResource
-
-# The API launches a run right after recording the request; only requests older than this
-# without a recorded run are the sensor's to launch (Dagster was unreachable).
-LAUNCH_GRACE = timedelta(seconds=15)
 
 
 @sensor(
     job=export_report,
     minimum_interval_seconds=5,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Launches pending report requests whose run was never recorded.",
+    description="Launches requests the API could not launch, fails reports whose run ended "
+    "or vanished, terminates canceled reports' runs and removes their files.",
 )
-def launch_pending_reports(context: SensorEvaluationContext, job_table: JobTableResource):
-    pending = job_table.table.pending_unlaunched(older_than=utcnow() - LAUNCH_GRACE)
-    if not pending:
-        return SkipReason("no pending request is waiting for a launch")
-    # The report id is the run key: Dagster never launches the same request twice.
-    return [
-        RunRequest(
-            run_key=report.id,
-            run_config=run_config(
-                report.id, report.organisation_id, report.type, report.filters, report.timezone
-            ),
-            tags=run_tags(report.id, report.organisation_id, report.type),
-        )
-        for report in pending
-    ]
+def reconcile_reports(
+    context: SensorEvaluationContext, job_table: JobTableResource, store: ReportStoreResource
+):
+    reports = job_table.table.unsettled()
+    if not reports:
+        return SkipReason("every report is settled")
+    runs = runs_by_report(context.instance, [report.id for report in reports])
+    launches = []
+    now = utcnow()
+    for report in reports:
+        decision = decide(report, runs.get(report.id, []), now)
+        try:
+            if isinstance(decision, Launch):
+                launches.append(_launch(report))
+            elif not isinstance(decision, Wait):
+                _apply(context, decision, report, job_table, store)
+        except Exception:  # this report waits for the next tick; the others go on
+            context.log.exception(f"could not settle report {report.id} ({decision}); will retry")
+    return launches or SkipReason(f"{len(reports)} unsettled reports, none to launch")
 
 
-def _close_failed_report(
-    context: RunStatusSensorContext,
-    reason: str,
+def runs_by_report(instance: DagsterInstance, report_ids: Sequence[str]) -> dict[str, list]:
+    runs: dict[str, list[RunState]] = {}
+    for run in instance.get_runs(filters=RunsFilter(tags={TAG_REPORT_ID: list(report_ids)})):
+        state = RunState(run.run_id, run.status)
+        runs.setdefault(run.tags[TAG_REPORT_ID], []).append(state)
+    return runs
+
+
+def _launch(report: ReportRow) -> RunRequest:
+    # The report id is the run key: the daemon never launches this sensor's request twice.
+    return RunRequest(run_key=report.id, run_config=run_config(report.id), tags=run_tags(report))
+
+
+def _apply(
+    context: SensorEvaluationContext,
+    decision: Fail | Terminate | Discard,
+    report: ReportRow,
     job_table: JobTableResource,
     store: ReportStoreResource,
 ) -> None:
-    """Fail the run's report unless it finished, and leave nothing of it in the store."""
-    run_id = context.dagster_run.run_id
-    report_id = context.dagster_run.tags.get(TAG_REPORT_ID)
-    report = job_table.table.get_by_id(report_id) if report_id else None
-    if report is None:
-        context.log.warning(f"run {run_id} has no report in the job table")
-        return
-    if report.dagster_run_id not in (None, run_id):
-        context.log.info(f"report {report.id} belongs to run {report.dagster_run_id}; left alone")
-        return
-    # Files go first, so a report reads `failed` only once nothing of it is left in the store.
-    try:
-        if report.status is not Status.COMPLETED:  # the run is over: its status cannot move
-            store.store().discard(f"reports/{report.organisation_id}/{report.id}/")
-    finally:
-        marked = job_table.table.fail(report.id, reason)
-    context.log.info(f"report {report.id} {'marked failed' if marked else 'already finished'}")
-
-
-@run_failure_sensor(
-    monitored_jobs=[export_report],
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Marks the report of a failed or lost run as failed and aborts its upload.",
-)
-def fail_reports_of_failed_runs(
-    context: RunFailureSensorContext, job_table: JobTableResource, store: ReportStoreResource
-) -> None:
-    # The op records a precise reason itself; this covers runs that died without one.
-    reason = "The export run stopped unexpectedly before finishing. Please request it again."
-    _close_failed_report(context, reason, job_table, store)
-
-
-@run_status_sensor(
-    run_status=DagsterRunStatus.CANCELED,
-    monitored_jobs=[export_report],
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Marks the report of a cancelled run as failed.",
-)
-def fail_reports_of_cancelled_runs(
-    context: RunStatusSensorContext, job_table: JobTableResource, store: ReportStoreResource
-) -> None:
-    _close_failed_report(
-        context, "The export run was cancelled. Please request it again.", job_table, store
-    )
+    lifecycle = job_table.lifecycle
+    if isinstance(decision, Terminate):
+        for run_id in decision.run_ids:
+            context.instance.run_coordinator.cancel_run(run_id)
+        context.log.info(f"report {report.id} was canceled: terminating {decision.run_ids}")
+    elif isinstance(decision, Discard):
+        store.store().discard(report.store_prefix)
+        lifecycle.mark_discarded(report.id)
+        context.log.info(f"report {report.id} is {report.status.value}: its files are removed")
+    elif decision.run_id is None:
+        lifecycle.fail(report.id, decision.reason, run_id=None)
+        context.log.info(f"report {report.id} failed: {decision.reason}")
+    else:
+        # Files first, so a report reads `failed` only once nothing of it is left; if the
+        # store is down it still fails, and a later tick removes the files.
+        try:
+            store.store().discard(report.store_prefix)
+            discarded = True
+        except Exception:
+            context.log.exception(f"could not remove the files of report {report.id} yet")
+            discarded = False
+        marked = lifecycle.fail(
+            report.id, decision.reason, run_id=decision.run_id, discarded=discarded
+        )
+        context.log.info(f"report {report.id} {'failed' if marked else 'had moved on'}")

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from reports_pipeline.job_table import JobTable
+from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.storage import ReportStore
 from tests.conftest import auth
 
@@ -21,15 +22,24 @@ def job_table_of(api: TestClient) -> JobTable:
     return api.app.state.job_table  # type: ignore[attr-defined,no-any-return]
 
 
+def lifecycle_of(api: TestClient) -> Lifecycle:
+    return api.app.state.lifecycle  # type: ignore[attr-defined,no-any-return]
+
+
 def finish(api: TestClient, report_id: str, *, upload: bytes | None = b"a,b\r\n") -> None:
     """Complete a report the way a run does: the object first, then the row."""
-    table, store = job_table_of(api), api.app.state.store  # type: ignore[attr-defined]
+    lifecycle, store = lifecycle_of(api), api.app.state.store  # type: ignore[attr-defined]
     key = ReportStore.object_key("org_001", report_id, "ticket-report.csv")
     if upload is not None:
         store.upload_stream(key, [upload])
-    table.claim(report_id, "run-x")
-    table.complete(
-        report_id, row_count=1, size_bytes=5, file_name="ticket-report.csv", object_key=key
+    assert lifecycle.claim(report_id, "run-x")
+    assert lifecycle.complete(
+        report_id,
+        "run-x",
+        row_count=1,
+        size_bytes=5,
+        file_name="ticket-report.csv",
+        object_key=key,
     )
 
 
@@ -148,7 +158,7 @@ def test_download_answers_every_state_with_the_spec_message(api: TestClient) -> 
 
 def test_download_of_a_failed_report_says_why(api: TestClient) -> None:
     report_id = api.post(BASE, json=TICKET, headers=auth()).json()["id"]
-    job_table_of(api).fail(report_id, "The CRM replica could not be read.")
+    lifecycle_of(api).fail(report_id, "The CRM replica could not be read.", run_id=None)
     answer = api.get(f"{BASE}/{report_id}/download", headers=auth())
     assert answer.status_code == 409
     assert answer.json() == {
@@ -186,6 +196,7 @@ def test_download_is_503_when_the_store_cannot_answer(api: TestClient) -> None:
         ("get", ""),
         ("get", "/{id}"),
         ("get", "/{id}/download"),
+        ("post", "/{id}/cancel"),
     ],
 )
 def test_another_organisation_gets_404_on_every_endpoint(
@@ -195,15 +206,15 @@ def test_another_organisation_gets_404_on_every_endpoint(
     path = BASE + suffix.format(id=report_id)
     outsider = auth(org="org_002")
     answer = api.request(
-        method.upper(), path, json=TICKET if method == "post" else None, headers=outsider
+        method.upper(), path, json=TICKET if suffix == "" else None, headers=outsider
     )
     assert (answer.status_code, answer.json()["detail"]) == (404, "Report not found")
     own_org_path = f"/api/wp-crm/reports/org_002/{report_id}"
     if suffix:
-        answer = api.get(
-            own_org_path + ("/download" if "download" in suffix else ""), headers=outsider
-        )
+        tail = suffix.removeprefix("/{id}")
+        answer = api.request(method.upper(), own_org_path + tail, headers=outsider)
         assert (answer.status_code, answer.json()["detail"]) == (404, "Report not found")
+    assert api.get(f"{BASE}/{report_id}", headers=auth()).json()["status"] == "pending"
 
 
 @pytest.mark.parametrize("suffix", ["", "/download"])
@@ -232,13 +243,14 @@ def test_another_organisations_report_is_indistinguishable_from_a_missing_one(
         ("get", ""),
         ("get", "/x"),
         ("get", "/x/download"),
+        ("post", "/x/cancel"),
     ],
 )
 def test_users_are_forbidden_and_strangers_unauthenticated(
     api: TestClient, method: str, suffix: str
 ) -> None:
     path = BASE + suffix
-    body = TICKET if method == "post" else None
+    body = TICKET if suffix == "" else None
     user = api.request(method.upper(), path, json=body, headers=auth(role="user"))
     assert (user.status_code, user.json()["detail"]) == (
         403,
@@ -248,6 +260,51 @@ def test_users_are_forbidden_and_strangers_unauthenticated(
     assert (anon.status_code, anon.json()["detail"]) == (401, "Not authenticated")
     owner = api.request(method.upper(), path, json=body, headers=auth(role="owner"))
     assert owner.status_code in (200, 202, 404)
+
+
+def test_cancel_stops_a_pending_export_and_frees_the_rate_limit(api: TestClient) -> None:
+    report_id = api.post(BASE, json=TICKET, headers=auth()).json()["id"]
+    answer = api.post(f"{BASE}/{report_id}/cancel", headers=auth(sub="u-2"))
+    assert answer.status_code == 200
+    canceled = answer.json()
+    assert canceled["status"] == "canceled"
+    assert canceled["canceled_by"] == {"id": "u-2", "email": "u-2@example.com", "name": "User u-2"}
+    assert canceled["canceled_at"].endswith("Z")
+    assert api.get(f"{BASE}/{report_id}", headers=auth()).json() == canceled
+    listed = api.get(BASE, params={"status": "canceled"}, headers=auth()).json()["items"]
+    assert [r["id"] for r in listed] == [report_id]
+    gone = api.get(f"{BASE}/{report_id}/download", headers=auth())
+    assert (gone.status_code, gone.json()["detail"]) == (410, "Report file not available")
+    assert api.post(BASE, json=TICKET, headers=auth()).status_code == 202
+
+
+@pytest.mark.parametrize("ending", ["completed", "failed", "canceled"])
+def test_cancel_of_a_finished_export_is_refused(api: TestClient, ending: str) -> None:
+    report_id = api.post(BASE, json=TICKET, headers=auth()).json()["id"]
+    if ending == "completed":
+        finish(api, report_id)
+    elif ending == "failed":
+        lifecycle_of(api).fail(report_id, "The CRM replica could not be read.", run_id=None)
+    else:
+        assert api.post(f"{BASE}/{report_id}/cancel", headers=auth()).status_code == 200
+    before = api.get(f"{BASE}/{report_id}", headers=auth()).json()
+    answer = api.post(f"{BASE}/{report_id}/cancel", headers=auth())
+    assert answer.status_code == 409
+    assert answer.json() == {
+        "detail": "Report has already finished",
+        "code": "report_already_finished",
+    }
+    assert api.get(f"{BASE}/{report_id}", headers=auth()).json() == before
+
+
+def test_the_report_shows_its_format_and_purpose(api: TestClient) -> None:
+    body = {**TICKET, "purpose": "Quarterly audit of high-priority tickets"}
+    report_id = api.post(BASE, json=body, headers=auth()).json()["id"]
+    report = api.get(f"{BASE}/{report_id}", headers=auth()).json()
+    assert (report["format"], report["purpose"]) == ("csv", body["purpose"])
+    too_long = api.post(BASE, json={**TICKET, "purpose": "x" * 501}, headers=auth())
+    assert too_long.status_code == 422
+    assert api.post(BASE, json={**TICKET, "format": "pdf"}, headers=auth()).status_code == 422
 
 
 def test_a_huge_body_is_refused_before_it_is_parsed(api: TestClient) -> None:
@@ -263,6 +320,11 @@ def test_openapi_documents_the_contract(api: TestClient) -> None:
     examples = post["requestBody"]["content"]["application/json"]["examples"]
     assert set(examples) == {"chat", "contact", "ticket", "call_log", "goal"}
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    cancel = spec["paths"]["/api/wp-crm/reports/{organisationId}/{reportId}/cancel"]["post"]
+    assert {"200", "404", "409"} <= set(cancel["responses"])
+    assert "canceled" in spec["components"]["schemas"]["Status"]["enum"]
+    public = spec["components"]["schemas"]["ReportPublic"]["properties"]
+    assert {"canceled_at", "canceled_by", "format", "purpose"} <= set(public)
 
 
 def test_filter_options_list_the_organisations_values(api: TestClient) -> None:

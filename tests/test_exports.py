@@ -22,7 +22,8 @@ from dagster_aws.s3 import S3Resource
 from devstack import Stack
 from reports_pipeline.definitions import defs
 from reports_pipeline.export import run_config, run_tags
-from reports_pipeline.job_table import JobTable, NewReport, ReportRow, Requester, Status
+from reports_pipeline.job_table import ReportRow, Requester, Status, make_engine, migrate
+from reports_pipeline.request import parse_request
 from reports_pipeline.resources import JobTableResource, ReplicaResource, ReportStoreResource
 from reports_pipeline.storage import PARTS_IN_FLIGHT, ReportStore
 from warehouse.catalog import open_catalog
@@ -48,15 +49,17 @@ def catalog(replica: Path) -> duckdb.DuckDBPyConnection:
 
 
 @pytest.fixture
-def export(
-    replica: Path, store: ReportStore, s3_server: Stack, tmp_path: Path
-) -> Callable[..., Exported]:
+def export_job_table(tmp_path: Path) -> JobTableResource:
     database_url = f"sqlite:///{tmp_path / 'jobs.db'}"
-    job_table_resource = JobTableResource(database_url=database_url)
-    from reports_pipeline.job_table import make_engine, migrate
-
     migrate(make_engine(database_url))
-    table: JobTable = job_table_resource.table
+    return JobTableResource(database_url=database_url)
+
+
+@pytest.fixture
+def export(
+    replica: Path, store: ReportStore, s3_server: Stack, export_job_table: JobTableResource
+) -> Callable[..., Exported]:
+    table, lifecycle = export_job_table.table, export_job_table.lifecycle
     s3 = S3Resource(
         endpoint_url=s3_server.s3_url,
         region_name="us-east-1",
@@ -75,16 +78,15 @@ def export(
         store_class: type[ReportStoreResource] = ReportStoreResource,
     ) -> Exported:
         resources = {
-            "replica": ReplicaResource(root=str(replica)),
+            "replica": ReplicaResource(root=str(replica), slice_rows=slice_rows),
             "store": store_class(s3=s3, bucket=store.bucket),
-            "job_table": job_table_resource,
+            "job_table": export_job_table,
         }
-        report = table.create(NewReport(org, report_type, filters or {}, tz, Requester("u")))
-        config = run_config(report.id, org, report_type, filters or {}, tz)
-        config["ops"]["export"]["config"]["slice_rows"] = slice_rows
+        request = parse_request({"type": report_type, "filters": filters or {}, "timezone": tz})
+        report = lifecycle.request(org, request, Requester("u"))
         result = defs.resolve_job_def("export_report").execute_in_process(
-            run_config=config,
-            tags=run_tags(report.id, org, report_type),
+            run_config=run_config(report.id),
+            tags=run_tags(report),
             resources=resources,
             raise_on_error=False,
         )
@@ -517,6 +519,101 @@ def test_a_failure_mid_upload_leaves_a_failed_report_and_no_object(
     prefix = f"reports/{ORG}/{out.report.id}/"
     assert store.client.list_objects_v2(Bucket=store.bucket, Prefix=prefix)["KeyCount"] == 0
     assert store.client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", []) == []
+
+
+def _report_id_of(key: str) -> str:
+    return key.split("/")[2]  # reports/{organisation}/{report id}/{file}
+
+
+def test_a_zombie_run_finishing_after_its_report_failed_leaves_it_failed_and_no_file(
+    export: Callable[..., Exported], store: ReportStore, export_job_table: JobTableResource
+) -> None:
+    """The reconciler failed the report (Dagster said the run was dead) while the run was
+    in fact still uploading; when that run finishes it must not complete the report."""
+    lifecycle = export_job_table.lifecycle
+
+    class ReconcilerStrikesDuringUpload(ReportStoreResource):
+        def store(self) -> ReportStore:
+            real = super().store()
+            upload = real.upload_stream
+
+            def upload_then_lose_the_report(key: str, chunks: Iterator[bytes]) -> Any:
+                result = upload(key, chunks)
+                report = export_job_table.table.get_by_id(_report_id_of(key))
+                assert report is not None and report.dagster_run_id is not None
+                assert lifecycle.fail(
+                    report.id, "reconciler: run lost", run_id=report.dagster_run_id
+                )
+                return result
+
+            real.upload_stream = upload_then_lose_the_report  # type: ignore[method-assign]
+            return real
+
+    out = export("ticket", expect_success=False, store_class=ReconcilerStrikesDuringUpload)
+    assert (out.report.status, out.report.error) == (Status.FAILED, "reconciler: run lost")
+    assert out.report.row_count is None and out.report.object_key is None
+    prefix = f"reports/{ORG}/{out.report.id}/"
+    assert store.client.list_objects_v2(Bucket=store.bucket, Prefix=prefix)["KeyCount"] == 0
+
+
+def test_a_cancel_while_the_run_writes_stops_the_stream_and_leaves_no_upload(
+    export: Callable[..., Exported],
+    store: ReportStore,
+    export_job_table: JobTableResource,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from reports_pipeline import export as export_module
+
+    monkeypatch.setattr(export_module, "PROGRESS_EVERY_S", 0.0)  # check ownership per piece
+    lifecycle, pulled = export_job_table.lifecycle, []
+
+    class AdminCancelsMidStream(ReportStoreResource):
+        def store(self) -> ReportStore:
+            real = super().store()
+            upload = real.upload_stream
+
+            def upload_while_canceled(key: str, chunks: Iterator[bytes]) -> Any:
+                def watched() -> Iterator[bytes]:
+                    for chunk in chunks:
+                        pulled.append(len(chunk))
+                        if len(pulled) == 2:
+                            org, report_id = key.split("/")[1:3]
+                            assert lifecycle.cancel(org, report_id, Requester("admin-2"))
+                        yield chunk
+
+                return upload(key, watched())
+
+            real.upload_stream = upload_while_canceled  # type: ignore[method-assign]
+            return real
+
+    out = export("chat", expect_success=False, slice_rows=200, store_class=AdminCancelsMidStream)
+    assert out.report.status is Status.CANCELED
+    assert out.report.canceled_by == Requester("admin-2")
+    assert out.report.error is None and out.report.row_count is None
+    assert len(pulled) == 2  # the run stopped at its next progress check
+    prefix = f"reports/{ORG}/{out.report.id}/"
+    assert store.client.list_objects_v2(Bucket=store.bucket, Prefix=prefix)["KeyCount"] == 0
+    assert store.client.list_multipart_uploads(Bucket=store.bucket).get("Uploads", []) == []
+
+
+def test_a_second_run_of_a_report_does_nothing(
+    export: Callable[..., Exported], export_job_table: JobTableResource, replica: Path
+) -> None:
+    """A launch answered late (or twice) creates another run: only the first claims."""
+    out = export("ticket")
+    again = defs.resolve_job_def("export_report").execute_in_process(
+        run_config=run_config(out.report.id),
+        tags=run_tags(out.report),
+        resources={
+            "replica": ReplicaResource(root=str(replica)),
+            "store": ReportStoreResource(
+                s3=S3Resource(endpoint_url="http://127.0.0.1:9", max_attempts=1), bucket="none"
+            ),
+            "job_table": export_job_table,
+        },
+    )
+    assert again.success
+    assert export_job_table.table.get_by_id(out.report.id) == out.report
 
 
 def test_timestamps_follow_the_requested_timezone(

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from dagster import DagsterInstance, RunsFilter
 
 from devstack import Stack
+from reports_pipeline.export import TAG_REPORT_ID
 from reports_pipeline.storage import make_s3_client
 from tests.conftest import BIG_ORG, auth
 from tests.test_e2e import runs_of, wait_for
@@ -139,3 +141,35 @@ def test_an_s3_server_that_pauses_and_comes_back_still_gets_the_whole_file(
     body = httpx.get(link["url"]).content
     assert len(body) == report["file_size_bytes"]
     assert body.count(b"\r\n") >= report["row_count"] + 1
+
+
+def test_cancel_stops_a_running_export_and_leaves_nothing(e2e_stack: Stack) -> None:
+    report_id = request(e2e_stack, BIG_ORG, {"type": "chat"})
+    wait_until_writing(e2e_stack, BIG_ORG, report_id, rows=False)
+    base = f"{e2e_stack.api_url}/api/wp-crm/reports/{BIG_ORG}"
+    answer = httpx.post(f"{base}/{report_id}/cancel", headers=auth(BIG_ORG, sub="canceler"))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "canceled"
+    assert answer.json()["canceled_by"]["id"] == "canceler"
+
+    # The run is terminated and its partial upload discarded; the report stays canceled.
+    prefix = f"reports/{BIG_ORG}/{report_id}/"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        ended = run_statuses(e2e_stack, report_id) <= {"CANCELED", "FAILURE"}
+        if ended and not open_uploads(e2e_stack, prefix) and not objects(e2e_stack, prefix):
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError(f"run {run_statuses(e2e_stack, report_id)} or files remain")
+    report = httpx.get(f"{base}/{report_id}", headers=auth(BIG_ORG)).json()
+    assert (report["status"], report["row_count"], report["error"]) == ("canceled", None, None)
+    again = httpx.post(base, json={"type": "chat"}, headers=auth(BIG_ORG))
+    assert again.status_code == 202  # a canceled export does not block a new one
+    assert httpx.post(f"{base}/{again.json()['id']}/cancel", headers=auth(BIG_ORG)).is_success
+
+
+def run_statuses(stack: Stack, report_id: str) -> set[str]:
+    with DagsterInstance.from_config(str(stack.dagster_home)) as instance:
+        runs = instance.get_runs(filters=RunsFilter(tags={TAG_REPORT_ID: report_id}))
+        return {run.status.value for run in runs}

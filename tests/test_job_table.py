@@ -7,25 +7,28 @@ from datetime import timedelta
 
 import pytest
 
-from reports_pipeline.job_table import (
-    CompletedRecently,
-    JobTable,
-    NewReport,
-    ReportInProgress,
-    Requester,
-    Status,
-    utcnow,
-)
+from reports_pipeline.job_table import JobTable, Requester, Status, utcnow
+from reports_pipeline.lifecycle import CompletedRecently, Lifecycle, ReportInProgress
+from reports_pipeline.request import RequestBase, parse_request
+
+REQUESTER = Requester("u-1", "u@example.com", "U")
 
 
-def new(org: str = "org_001", kind: str = "ticket") -> NewReport:
-    return NewReport(org, kind, {}, "UTC", Requester("u-1", "u@example.com", "U"))
+def new(kind: str = "ticket") -> RequestBase:
+    return parse_request({"type": kind})
 
 
-def test_fifty_simultaneous_requests_give_exactly_one_report(job_table: JobTable) -> None:
+@pytest.fixture
+def lifecycle(job_table: JobTable) -> Lifecycle:
+    return Lifecycle(job_table.engine)
+
+
+def test_fifty_simultaneous_requests_give_exactly_one_report(
+    job_table: JobTable, lifecycle: Lifecycle
+) -> None:
     def attempt(_: int) -> str:
         try:
-            job_table.create(new())
+            lifecycle.request("org_001", new(), REQUESTER)
         except ReportInProgress:
             return "409"
         return "202"
@@ -38,52 +41,56 @@ def test_fifty_simultaneous_requests_give_exactly_one_report(job_table: JobTable
     assert len(rows) == 1
 
 
-def test_other_types_and_organisations_are_not_limited(job_table: JobTable) -> None:
-    job_table.create(new("org_001", "ticket"))
-    job_table.create(new("org_001", "chat"))
-    job_table.create(new("org_002", "ticket"))
+def test_other_types_and_organisations_are_not_limited(lifecycle: Lifecycle) -> None:
+    lifecycle.request("org_001", new("ticket"), REQUESTER)
+    lifecycle.request("org_001", new("chat"), REQUESTER)
+    lifecycle.request("org_002", new("ticket"), REQUESTER)
 
 
-def test_completed_within_five_minutes_blocks_with_retry_after(job_table: JobTable) -> None:
-    report = job_table.create(new())
-    assert job_table.claim(report.id, "run-1")
-    assert job_table.complete(
-        report.id, row_count=1, size_bytes=10, file_name="f.csv", object_key="k"
+def test_completed_within_five_minutes_blocks_with_retry_after(lifecycle: Lifecycle) -> None:
+    report = lifecycle.request("org_001", new(), REQUESTER)
+    assert lifecycle.claim(report.id, "run-1")
+    assert lifecycle.complete(
+        report.id, "run-1", row_count=1, size_bytes=10, file_name="f.csv", object_key="k"
     )
     with pytest.raises(CompletedRecently) as refused:
-        job_table.create(new())
+        lifecycle.request("org_001", new(), REQUESTER)
     assert refused.value.existing_id == report.id
     assert 290 <= refused.value.retry_after_s <= 300
     later = utcnow() + timedelta(minutes=5, seconds=1)
-    assert job_table.create(new(), now=later).status is Status.PENDING
+    assert lifecycle.request("org_001", new(), REQUESTER, now=later).status is Status.PENDING
 
 
-def test_a_failed_report_does_not_block(job_table: JobTable) -> None:
-    report = job_table.create(new())
-    assert job_table.fail(report.id, "boom")
-    assert job_table.create(new()).id != report.id
+def test_a_failed_or_canceled_report_does_not_block(lifecycle: Lifecycle) -> None:
+    report = lifecycle.request("org_001", new(), REQUESTER)
+    assert lifecycle.fail(report.id, "boom", run_id=None)
+    second = lifecycle.request("org_001", new(), REQUESTER)
+    assert lifecycle.cancel("org_001", second.id, REQUESTER)
+    assert lifecycle.request("org_001", new(), REQUESTER).id not in (report.id, second.id)
 
 
-def test_only_one_run_can_claim_a_report(job_table: JobTable) -> None:
-    report = job_table.create(new())
-    assert job_table.claim(report.id, "run-1")
-    assert not job_table.claim(report.id, "run-2")
-    assert job_table.get("org_001", report.id).dagster_run_id == "run-1"  # type: ignore[union-attr]
+def test_the_request_is_stored_as_one_document(job_table: JobTable, lifecycle: Lifecycle) -> None:
+    body = {
+        "type": "chat",
+        "filters": {"high_priority": True, "created": {"from": "2026-10-01"}},
+        "timezone": "Asia/Kolkata",
+        "purpose": "Monthly review",
+    }
+    report = lifecycle.request("org_001", parse_request(body), REQUESTER)
+    stored = job_table.get_by_id(report.id)
+    assert stored is not None
+    assert stored.request == {**body, "format": "csv"}
+    assert parse_request(stored.request) == parse_request(body)
 
 
-def test_a_finished_report_keeps_its_status_when_failed_late(job_table: JobTable) -> None:
-    report = job_table.create(new())
-    job_table.claim(report.id, "run-1")
-    job_table.complete(report.id, row_count=0, size_bytes=3, file_name="f.csv", object_key="k")
-    assert not job_table.fail(report.id, "late sensor")
-    assert job_table.get("org_001", report.id).status is Status.COMPLETED  # type: ignore[union-attr]
-
-
-def test_list_pages_newest_first_with_an_opaque_cursor(job_table: JobTable) -> None:
+def test_list_pages_newest_first_with_an_opaque_cursor(
+    job_table: JobTable, lifecycle: Lifecycle
+) -> None:
     base = utcnow() - timedelta(hours=1)
     ids = []
     for i, kind in enumerate(["chat", "contact", "ticket", "call_log", "goal"]):
-        ids.append(job_table.create(new(kind=kind), now=base + timedelta(seconds=i)).id)
+        at = base + timedelta(seconds=i)
+        ids.append(lifecycle.request("org_001", new(kind), REQUESTER, now=at).id)
     first, cursor = job_table.page("org_001", limit=2)
     assert [r.id for r in first] == ids[::-1][:2]
     second, cursor2 = job_table.page("org_001", limit=2, cursor=cursor)

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 
 from api import errors
 from api.auth import ReportsAdmin
-from api.deps import JobTableDep, LauncherDep, SettingsDep, StoreDep
+from api.deps import JobTableDep, LauncherDep, LifecycleDep, SettingsDep, StoreDep
 from api.schemas import (
     REQUEST_EXAMPLES,
     DownloadPublic,
@@ -21,15 +21,8 @@ from api.schemas import (
     ReportPublic,
     ReportTypeName,
 )
-from reports_pipeline import job_table as jobs
-from reports_pipeline.job_table import (
-    InvalidCursor,
-    JobTable,
-    NewReport,
-    ReportRow,
-    Requester,
-    Status,
-)
+from reports_pipeline import lifecycle as moves
+from reports_pipeline.job_table import InvalidCursor, JobTable, ReportRow, Requester, Status
 from reports_pipeline.options import organisation_options
 from reports_pipeline.replica import ReplicaReader
 from reports_pipeline.storage import StoreUnavailable
@@ -75,28 +68,22 @@ def request_export(
     body: Annotated[ReportCreate, Body(openapi_examples=REQUEST_EXAMPLES)],
     response: Response,
     background: BackgroundTasks,
-    job_table: JobTableDep,
+    lifecycle: LifecycleDep,
     launcher: LauncherDep,
 ) -> ReportCreated:
-    new = NewReport(
-        organisation_id=organisation_id,
-        type=body.type,
-        filters=body.filters.model_dump(mode="json", by_alias=True, exclude_none=True),
-        timezone=body.timezone,
-        requested_by=Requester(principal.sub, principal.email, principal.name),
-    )
+    requester = Requester(principal.sub, principal.email, principal.name)
     try:
-        report = job_table.create(new)
-    except jobs.ReportInProgress as busy:
+        report = lifecycle.request(organisation_id, body, requester)
+    except moves.ReportInProgress as busy:
         raise errors.ReportInProgress(existing_report_id=busy.existing_id) from None
-    except jobs.CompletedRecently as recent:
+    except moves.CompletedRecently as recent:
         raise errors.ReportCompletedRecently(
             existing_report_id=recent.existing_id,
             headers={"Retry-After": str(recent.retry_after_s)},
         ) from None
-    # Launch after answering: the request is recorded, and the launch sensor picks it up
-    # if this launch cannot reach Dagster (or the API stops before it runs).
-    background.add_task(launcher.launch, report, job_table)
+    # Launch after answering: the request is recorded, and the reconciler launches it if
+    # this launch cannot reach Dagster (or the API stops before it runs).
+    background.add_task(launcher.launch, report)
     href = _href(organisation_id, report.id)
     response.headers["Location"] = href
     return ReportCreated(
@@ -178,6 +165,8 @@ def download_export(
         raise errors.ReportNotReady()
     if report.status == Status.FAILED:
         raise errors.ReportFailed(error=report.error)
+    if report.status == Status.CANCELED:  # it never had a file
+        raise errors.ReportFileGone()
     if not report.object_key or not report.file_name:
         raise errors.ReportFileGone()
     try:
@@ -187,3 +176,31 @@ def download_export(
     except StoreUnavailable:
         raise errors.DownloadUnavailable() from None
     return DownloadPublic(url=link.url, expires_at=link.expires_at, file_name=report.file_name)
+
+
+@router.post(
+    "/{reportId}/cancel",
+    response_model=ReportPublic,
+    summary="Cancel a pending or processing export",
+    description="Stops the export: its run is terminated, any partial file is removed, and "
+    "the report becomes `canceled` (with `canceled_at` and `canceled_by`). A canceled export "
+    "does not block a new request of its type.",
+    responses={409: {"model": ErrorPublic, "description": "Report has already finished"}},
+)
+def cancel_export(
+    principal: ReportsAdmin,
+    organisation_id: OrganisationId,
+    report_id: ReportId,
+    job_table: JobTableDep,
+    lifecycle: LifecycleDep,
+    launcher: LauncherDep,
+    background: BackgroundTasks,
+) -> ReportPublic:
+    _report_or_404(job_table, organisation_id, report_id)
+    by = Requester(principal.sub, principal.email, principal.name)
+    if not lifecycle.cancel(organisation_id, report_id, by):
+        raise errors.ReportAlreadyFinished()
+    report = _report_or_404(job_table, organisation_id, report_id)
+    if report.dagster_run_id:  # a pending report's queued run is the reconciler's to stop
+        background.add_task(launcher.terminate, report.dagster_run_id)
+    return ReportPublic.of(report)

@@ -11,8 +11,6 @@ import polars as pl
 from reports_pipeline.filters import ReportFilters
 from reports_pipeline.replica import ReplicaReader, Slice
 
-DEFAULT_SLICE_ROWS = 50_000
-
 
 @dataclass
 class Export:

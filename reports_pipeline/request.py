@@ -1,0 +1,91 @@
+"""The export request: one typed model from the API body to the job row to the run.
+
+The API validates the body against `ReportRequest`, the job row stores it as one JSON
+document (`document()`), and the run loads that document back through `parse_request`.
+A new request field is a field here, plus the code that uses it.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import cache
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+
+from pydantic import AfterValidator, Field, TypeAdapter, create_model
+
+from reports_pipeline.filters import ReportFilters, StrictModel
+from reports_pipeline.reports import REPORT_TYPES
+
+ReportTypeName = Literal["chat", "contact", "ticket", "call_log", "goal"]
+FileFormat = Literal["csv"]
+MAX_PURPOSE = 500
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones()) | {"UTC"}
+
+
+def _known_zone(name: str) -> str:
+    if name not in _zones():
+        raise ValueError(f"unknown IANA timezone '{name}'")
+    return name
+
+
+Timezone = Annotated[
+    str, Field(max_length=64, examples=["Asia/Kolkata"]), AfterValidator(_known_zone)
+]
+Purpose = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_PURPOSE,
+        description="Why the data is exported; kept with the report.",
+        examples=["Monthly review of high-priority chats"],
+    ),
+]
+
+
+class RequestBase(StrictModel):
+    """What every request has; each report type narrows `type` and `filters`."""
+
+    type: str
+    filters: ReportFilters
+    timezone: Timezone = "UTC"
+    format: FileFormat = "csv"
+    purpose: Purpose | None = None
+
+    def document(self) -> dict[str, Any]:
+        """The request as the job row stores it (and the run reads it back)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _request_model(name: str) -> type[RequestBase]:
+    report_type = REPORT_TYPES[name]
+    model: type[RequestBase] = create_model(
+        f"{report_type.filters.__name__.removesuffix('Filters')}ReportCreate",
+        __base__=RequestBase,
+        __doc__=report_type.description,
+        type=(Literal[name], ...),  # type: ignore[arg-type]
+        filters=(report_type.filters, Field(default_factory=report_type.filters)),
+    )
+    return model
+
+
+REQUEST_MODELS = {name: _request_model(name) for name in REPORT_TYPES}
+
+if TYPE_CHECKING:
+    ReportRequest = RequestBase
+else:
+    # One model per type, told apart by `type`: each validates its own filters.
+    ReportRequest = Annotated[
+        Union[tuple(REQUEST_MODELS.values())],  # noqa: UP007
+        Field(discriminator="type"),
+    ]
+
+_ADAPTER: TypeAdapter[RequestBase] = TypeAdapter(ReportRequest)
+
+
+def parse_request(document: dict[str, Any]) -> RequestBase:
+    """A stored request document, validated exactly as the API validated the body."""
+    return _ADAPTER.validate_python(document)
