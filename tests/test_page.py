@@ -120,3 +120,23 @@ def test_an_expired_token_is_sent_back_to_sign_in(page: Page, e2e_stack: Stack) 
     expect(page.get_by_role("heading", name="New export")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def test_an_admin_cancels_an_export_that_has_not_started(page: Page, e2e_stack: Stack) -> None:
+    e2e_stack.stop_dagster()  # nothing picks the request up: it stays pending for the test
+    try:
+        open_as(page, e2e_stack, token(ORG, "admin", "page-admin"))
+        page.get_by_role("radio", name=re.compile(r"^Call Log\b")).check()
+        page.get_by_label("Purpose").fill("Check the cancel button")
+        page.get_by_role("button", name="Generate Report").click()
+        row = page.locator("#report-rows tr").first
+        expect(row).to_have_attribute("data-status", "pending", timeout=5_000)
+        expect(row).to_contain_text("Check the cancel button")
+        page.screenshot(path=SHOTS / "7-pending-with-cancel.png", full_page=True)
+        row.get_by_role("button", name=re.compile("^Cancel")).click()
+        expect(row).to_have_attribute("data-status", "canceled", timeout=5_000)
+        expect(row).to_contain_text("by User page-admin")
+        expect(row.get_by_role("button")).to_have_count(0)
+        page.screenshot(path=SHOTS / "8-canceled.png", full_page=True)
+    finally:
+        e2e_stack.start_dagster()

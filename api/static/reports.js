@@ -284,6 +284,8 @@ async function requestExport(event) {
   message.textContent = "";
   $("generate").disabled = true;
   const body = { type: selectedType().name, filters: readFilters(), timezone: $("timezone").value };
+  const purpose = $("purpose").value.trim();
+  if (purpose) body.purpose = purpose;
   try {
     const created = await api(base(), { method: "POST", body: JSON.stringify(body) });
     const report = await api(`${base()}/${created.id}`);
@@ -364,12 +366,22 @@ function row(report) {
   if (report.status === "failed" && report.error) status.append(el("div", { class: "reason", text: report.error }));
   const rows = report.status === "completed" ? report.row_count.toLocaleString()
     : report.status === "processing" ? `${report.rows_written.toLocaleString()} so far` : "";
+  if (report.status === "canceled") {
+    const by = report.canceled_by && (report.canceled_by.name || report.canceled_by.email || report.canceled_by.id);
+    status.append(el("div", { class: "hint", text: `by ${by}` }));
+  }
+  if (report.purpose) status.append(el("div", { class: "hint", text: report.purpose }));
   const file = el("td");
+  const note = el("div", { class: "reason", role: "status" });
   if (report.status === "completed") {
     const button = el("button", { type: "button", class: "secondary", text: "Download",
       "aria-label": `Download ${label} export ${report.file_name}` });
-    const note = el("div", { class: "reason", role: "status" });
     button.addEventListener("click", () => download(report, note));
+    file.append(button, note);
+  } else if (busy(report)) {
+    const button = el("button", { type: "button", class: "secondary", text: "Cancel",
+      "aria-label": `Cancel ${label} export requested ${new Date(report.created_at).toLocaleString()}` });
+    button.addEventListener("click", () => cancel(report, button, note));
     file.append(button, note);
   }
   const tr = el("tr", { "data-report-id": report.id, "data-status": report.status }, [
@@ -381,6 +393,18 @@ function row(report) {
 }
 
 function cap(text) { return text.charAt(0).toUpperCase() + text.slice(1); }
+
+async function cancel(report, button, note) {
+  note.textContent = "";
+  button.disabled = true;
+  try {
+    upsert(await api(`${base()}/${report.id}/cancel`, { method: "POST" }));
+  } catch (error) {
+    button.disabled = false;
+    if (error.status === 409) await loadReports(); // it finished meanwhile: show how
+    else if (error.status !== 401 && error.status !== 403) note.textContent = error.message;
+  }
+}
 
 async function download(report, note) {
   note.textContent = "";
