@@ -7,10 +7,11 @@ from typing import Annotated, Literal
 import jwt
 from fastapi import Depends, Path
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, StringConstraints, ValidationError
 
 from api.config import ApiSettings, get_settings
 from api.errors import InvalidToken, NotAuthenticated, ReportNotFound, ReportsForbidden
+from reports_pipeline.replica import ORG_ID_PATTERN
 
 Role = Literal["owner", "admin", "user"]
 REPORT_ROLES = {"owner", "admin"}
@@ -18,14 +19,19 @@ REPORT_ROLES = {"owner", "admin"}
 bearer = HTTPBearer(auto_error=False, description="JWT issued for one organisation")
 
 
+# Identity providers send long names and ids; beyond these a claim is not an identity.
+MAX_CLAIM = 1024
+Claim = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CLAIM, pattern=r"^[^\x00]*$")]
+
+
 class Principal(BaseModel):
     """The verified caller: the claims of the token."""
 
-    sub: str
-    org_id: str
+    sub: Claim
+    org_id: Annotated[str, StringConstraints(pattern=ORG_ID_PATTERN)]
     role: Role
-    email: str | None = None
-    name: str | None = None
+    email: Claim | None = None
+    name: Claim | None = None
 
 
 _jwks_clients: dict[str, jwt.PyJWKClient] = {}
@@ -63,9 +69,13 @@ def decode_token(token: str, settings: ApiSettings) -> Principal:
                 "verify_aud": settings.jwt_audience is not None,
             },
         )
-        return Principal.model_validate(claims)
-    except (jwt.PyJWTError, ValidationError, ValueError, TypeError) as error:
+    except (jwt.PyJWTError, ValueError, TypeError) as error:
         raise InvalidToken() from error
+    try:
+        return Principal.model_validate(claims)
+    except ValidationError as error:  # signed, but not claims this service can keep
+        fields = sorted({str(e["loc"][0]) for e in error.errors() if e["loc"]})
+        raise InvalidToken(reason=f"unusable claims: {', '.join(fields)}") from None
 
 
 async def current_principal(

@@ -10,6 +10,10 @@ from api.errors import PayloadTooLarge, error_body
 
 
 class BodySizeLimit:
+    """Refuses a body over `max_bytes` with 413, whether or not it declares its length:
+    a chunked body is read here up to the limit (at most `max_bytes` are ever held), then
+    handed to the app as it arrived."""
+
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
@@ -22,32 +26,24 @@ class BodySizeLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await _refuse(send)
             return
+        messages: list[Message] = []
         seen = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge()
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
+            messages.append(message)
+            if message["type"] != "http.request":
+                break  # the client went away: let the app see it
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
                 await _refuse(send)
+                return
+            if not message.get("more_body", False):
+                break
 
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
 
-class _TooLarge(Exception):
-    pass
+        await self.app(scope, replay, send)
 
 
 async def _refuse(send: Send) -> None:

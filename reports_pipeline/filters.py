@@ -8,14 +8,25 @@ A report type declares its filters as a `ReportFilters` subclass whose fields ca
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from functools import reduce
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 import polars as pl
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    TypeAdapter,
+    WithJsonSchema,
+    model_validator,
+)
 
 MAX_SET_VALUES = 1_000
 MAX_PREDICATES = 50
@@ -25,9 +36,10 @@ T = TypeVar("T")
 
 
 class StrictModel(BaseModel):
-    """Refuses unknown keys: a misspelt filter is a 422, never silently ignored."""
+    """Exact shapes: an unknown key is a 422, never silently ignored, and values are
+    never coerced (`"true"` is not a flag, `"5"` is not an id)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
@@ -82,11 +94,38 @@ class MultiSetFilter(SetFilter[T], Generic[T]):
         return has_any if self.exists else ~has_any
 
 
-Bound = date | AwareDatetime
+DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_INSTANT: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+# The instants a bound may stand for; beyond them (year 1 in Asia/Kolkata, year 9999 at
+# -14:00) a bound is clamped: no row lies there, so it matches what the user meant.
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def _parse_bound(value: object) -> date | datetime:
+    if isinstance(value, date):  # already parsed (a model built in code)
+        return value
+    if not isinstance(value, str):
+        raise ValueError("give a date (YYYY-MM-DD) or an RFC 3339 timestamp with its offset")
+    if DATE_ONLY.fullmatch(value):
+        return date.fromisoformat(value)
+    return _INSTANT.validate_python(value, strict=False)
+
+
+Bound = Annotated[
+    date | datetime,
+    PlainValidator(_parse_bound),
+    PlainSerializer(lambda bound: bound.isoformat(), return_type=str, when_used="json"),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
+    ),
+]
 
 
 class DateRange(StrictModel):
-    """Inclusive bounds; a bare date is the whole day in the request's timezone."""
+    """Inclusive bounds; a bare date is the whole day in the request's timezone. Bounds of
+    one kind are ordered here; a date against a timestamp only in a timezone, so the
+    request checks those (`ReportFilters.check_dates`)."""
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -95,34 +134,52 @@ class DateRange(StrictModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> DateRange:
-        if self.from_ is not None and self.to is not None:
-            lo, hi = _day_or_instant(self.from_), _day_or_instant(self.to)
-            if lo > hi:
-                raise ValueError("'from' is after 'to'")
+        both = self.from_ is not None and self.to is not None
+        if both and type(self.from_) is type(self.to) and self.from_ > self.to:  # type: ignore[operator]
+            raise ValueError("'from' is after 'to'")
         return self
+
+    def check_order(self, tz: str) -> None:
+        """Raises if `from` starts after `to` ends in `tz`."""
+        if self.from_ is None or self.to is None:
+            return
+        end = self.end(tz)
+        if end is not None and self.start(tz) > end:
+            raise ValueError("'from' is after 'to'")
+
+    def start(self, tz: str) -> datetime:
+        """The first instant in range (UTC)."""
+        assert self.from_ is not None
+        return _utc(self.from_, tz)
+
+    def end(self, tz: str) -> datetime | None:
+        """The last instant in range (UTC); None when the range runs to the end of time."""
+        assert self.to is not None
+        if isinstance(self.to, datetime):
+            return _utc(self.to, tz)
+        if self.to == date.max:
+            return None
+        return _utc(self.to + timedelta(days=1), tz) - timedelta(microseconds=1)
 
     def to_expr(self, column: pl.Expr, tz: str) -> pl.Expr:
         parts: list[pl.Expr] = []
         if self.from_ is not None:
-            parts.append(column >= _start(self.from_, tz))
-        if self.to is not None:
-            if isinstance(self.to, datetime):
-                parts.append(column <= self.to.astimezone(UTC))
-            else:
-                parts.append(column < _start(self.to + timedelta(days=1), tz))
+            parts.append(column >= self.start(tz))
+        if isinstance(self.to, datetime):
+            parts.append(column <= _utc(self.to, tz))
+        elif self.to is not None and self.to < date.max:
+            parts.append(column < _utc(self.to + timedelta(days=1), tz))
         return _all(parts).fill_null(False)
 
 
-def _day_or_instant(bound: Bound) -> tuple[date, datetime | None]:
-    # Comparable across kinds: a date sorts as its whole day.
-    return (bound.date(), bound) if isinstance(bound, datetime) else (bound, None)
-
-
-def _start(bound: Bound, tz: str) -> datetime:
-    start = (
-        bound if isinstance(bound, datetime) else datetime.combine(bound, time.min, ZoneInfo(tz))
-    )
-    return start.astimezone(UTC)
+def _utc(bound: date | datetime, tz: str) -> datetime:
+    """A bound as a UTC instant: a date is its midnight in `tz`; clamped to the calendar."""
+    if not isinstance(bound, datetime):
+        bound = datetime.combine(bound, time.min, ZoneInfo(tz))
+    try:
+        return bound.astimezone(UTC)
+    except OverflowError:
+        return EARLIEST if bound.year == 1 else LATEST
 
 
 class NumberRange(StrictModel):
@@ -235,7 +292,7 @@ class ReportFilters(StrictModel):
     """Base of each report type's filters: compiles every set field to one expression.
 
     Predicate lists are compiled by the report type itself (their columns are discovered
-    per organisation), so `compile` skips them and `predicates()` hands them over.
+    per organisation), so `compile` skips fields without an `On` marker.
     """
 
     def compile(self, tz: str) -> list[pl.Expr]:
@@ -250,6 +307,20 @@ class ReportFilters(StrictModel):
 
     def where(self, tz: str) -> pl.Expr:
         return _all(self.compile(tz))
+
+    def date_ranges(self) -> Iterator[tuple[str, DateRange]]:
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, DateRange):
+                yield name, value
+
+    def check_dates(self, tz: str) -> None:
+        """Every date range is ordered in the request's timezone."""
+        for name, value in self.date_ranges():
+            try:
+                value.check_order(tz)
+            except ValueError as error:
+                raise ValueError(f"{name}: {error}") from None
 
 
 def _compile_field(value: Any, columns: tuple[str, ...], tz: str) -> pl.Expr:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -71,9 +72,9 @@ reports = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     # The validated request (reports_pipeline.request), as one document.
     sa.Column("request", sa.JSON, nullable=False),
-    sa.Column("requested_by_id", sa.String(255), nullable=False),
-    sa.Column("requested_by_email", sa.String(320)),
-    sa.Column("requested_by_name", sa.String(255)),
+    sa.Column("requested_by_id", sa.Text, nullable=False),
+    sa.Column("requested_by_email", sa.Text),
+    sa.Column("requested_by_name", sa.Text),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("started_at", UTCDateTime),
     sa.Column("completed_at", UTCDateTime),
@@ -85,9 +86,9 @@ reports = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("dagster_run_id", sa.String(64)),
     sa.Column("canceled_at", UTCDateTime),
-    sa.Column("canceled_by_id", sa.String(255)),
-    sa.Column("canceled_by_email", sa.String(320)),
-    sa.Column("canceled_by_name", sa.String(255)),
+    sa.Column("canceled_by_id", sa.Text),
+    sa.Column("canceled_by_email", sa.Text),
+    sa.Column("canceled_by_name", sa.Text),
     sa.Column("discarded_at", UTCDateTime),
 )
 
@@ -303,9 +304,19 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, report_id = json.loads(raw)
-        parsed = datetime.fromisoformat(created_at)
-        if parsed.tzinfo is None or not isinstance(report_id, str):
-            raise ValueError
-    except (ValueError, TypeError, binascii.Error) as error:
+        parsed = datetime.fromisoformat(created_at).astimezone(UTC)
+        if created_at[-6:] not in ("+00:00", "-00:00") or not is_report_id(report_id):
+            raise ValueError  # this service writes UTC and a report id, nothing else
+    except (ValueError, TypeError, OverflowError, binascii.Error) as error:
         raise InvalidCursor("cursor is not one this service gave out") from error
     return parsed, report_id
+
+
+def is_report_id(value: object) -> bool:
+    """Report ids are UUIDs; anything else (a NUL byte, a path) names no report."""
+    if not isinstance(value, str) or len(value) != 36:
+        return False
+    try:
+        return str(uuid.UUID(value)) == value
+    except ValueError:
+        return False

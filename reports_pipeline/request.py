@@ -11,7 +11,14 @@ import zoneinfo
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, Field, TypeAdapter, create_model
+from pydantic import (
+    AfterValidator,
+    Field,
+    TypeAdapter,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
 
 from reports_pipeline.filters import ReportFilters, StrictModel
 from reports_pipeline.reports import REPORT_TYPES
@@ -21,9 +28,14 @@ FileFormat = Literal["csv"]
 MAX_PURPOSE = 500
 
 
+# Files of the system's zone database that are not zone names a user could mean.
+NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+
+
 @cache
 def _zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones()) | {"UTC"}
+    names = {z for z in zoneinfo.available_timezones() if not z.startswith(("posix/", "right/"))}
+    return frozenset(names - NOT_ZONES) | {"UTC"}
 
 
 def _known_zone(name: str) -> str:
@@ -50,10 +62,16 @@ class RequestBase(StrictModel):
     """What every request has; each report type narrows `type` and `filters`."""
 
     type: str
+    timezone: Timezone = "UTC"  # before `filters`: their dates are read in it
     filters: ReportFilters
-    timezone: Timezone = "UTC"
     format: FileFormat = "csv"
     purpose: Purpose | None = None
+
+    @field_validator("filters")
+    @classmethod
+    def _dates_in_order(cls, filters: ReportFilters, info: ValidationInfo) -> ReportFilters:
+        filters.check_dates(info.data.get("timezone", "UTC"))
+        return filters
 
     def document(self) -> dict[str, Any]:
         """The request as the job row stores it (and the run reads it back)."""

@@ -616,6 +616,49 @@ def test_a_second_run_of_a_report_does_nothing(
     assert export_job_table.table.get_by_id(out.report.id) == out.report
 
 
+@pytest.mark.parametrize(
+    "bounds,tz",
+    [
+        ({"from": "0001-01-01", "to": "9999-12-31"}, "Pacific/Kiritimati"),
+        ({"from": "0001-01-01", "to": "9999-12-31"}, "Etc/GMT+12"),
+        ({"from": "0001-01-01T00:00:00+14:00", "to": "9999-12-31T23:59:59-14:00"}, "UTC"),
+    ],
+)
+def test_bounds_at_the_edges_of_the_calendar_export_every_row(
+    export: Callable[..., Exported],
+    catalog: duckdb.DuckDBPyConnection,
+    bounds: dict[str, str],
+    tz: str,
+) -> None:
+    out = export("ticket", {"created": bounds}, tz=tz)
+    assert len(out.rows) == count(catalog, "SELECT count(*) FROM tickets WHERE org_id = ?") > 0
+
+
+def test_a_range_from_a_date_to_a_timestamp_exports_exactly_that_span(
+    export: Callable[..., Exported], catalog: duckdb.DuckDBPyConnection
+) -> None:
+    span = {"from": "2025-06-01", "to": "2025-06-03T12:00:00Z"}
+    out = export("call_log", {"date": span}, tz="Asia/Kolkata")
+    start = datetime(2025, 6, 1, tzinfo=ZoneInfo("Asia/Kolkata"))
+    expected = count(
+        catalog,
+        "SELECT count(*) FROM call_logs WHERE org_id = ? AND started_at BETWEEN ? AND ?",
+        start,
+        datetime(2025, 6, 3, 12, tzinfo=UTC),
+    )
+    assert len(out.rows) == expected > 0
+
+
+def test_an_id_the_organisation_does_not_have_matches_nothing(
+    export: Callable[..., Exported],
+) -> None:
+    """Decided: accepted, and the export is empty (a header only). Ids come from the
+    replica and may vanish between choosing and exporting (a deleted status), and a
+    recurring export must keep working then; `GET …/options` lists the current ones."""
+    out = export("ticket", {"statuses": {"values": [987_654_321]}})
+    assert out.rows == [] and out.header == TICKET_HEADER
+
+
 def test_timestamps_follow_the_requested_timezone(
     export: Callable[..., Exported], catalog: duckdb.DuckDBPyConnection
 ) -> None:

@@ -3,11 +3,13 @@ no 500, and every error body has the documented `{"detail", "code"}` shape."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -23,8 +25,21 @@ schema = schemathesis.openapi.from_dict(create_app(api_settings()).openapi()).in
     path_regex="^/api/"  # the partner API; /readyz is 503 here by design (no Dagster)
 )
 
+# Dates come from a small pool of edges (so both bounds often fall on one day) and
+# timestamps carry the widest offsets; each bound of a range is a date or a timestamp
+# independently, so ranges mix the two forms.
+EDGE_DATES = st.sampled_from([date.min, date.max, date(2024, 2, 29), date(2026, 3, 29)])
+OFFSETS = st.sampled_from(["Z", "+14:00", "-14:00", "+05:30", "-00:00", "+00:00"])
+schemathesis.openapi.format("date", EDGE_DATES.map(date.isoformat))
+schemathesis.openapi.format(
+    "date-time",
+    st.builds(
+        lambda d, t, o: f"{d.isoformat()}T{t.isoformat()}{o}", EDGE_DATES, st.times(), OFFSETS
+    ),
+)
+
 FUZZ_SETTINGS = settings(
-    max_examples=30,
+    max_examples=80,
     deadline=None,
     derandomize=True,  # the same cases on every run: a failure is reproducible
     suppress_health_check=list(HealthCheck),

@@ -22,7 +22,14 @@ from api.schemas import (
     ReportTypeName,
 )
 from reports_pipeline import lifecycle as moves
-from reports_pipeline.job_table import InvalidCursor, JobTable, ReportRow, Requester, Status
+from reports_pipeline.job_table import (
+    InvalidCursor,
+    JobTable,
+    ReportRow,
+    Requester,
+    Status,
+    is_report_id,
+)
 from reports_pipeline.options import organisation_options
 from reports_pipeline.replica import ReplicaReader
 from reports_pipeline.storage import StoreUnavailable
@@ -45,7 +52,7 @@ ReportId = Annotated[str, Path(alias="reportId", max_length=64)]
 
 
 def _report_or_404(job_table: JobTable, organisation_id: str, report_id: str) -> ReportRow:
-    report = job_table.get(organisation_id, report_id)
+    report = job_table.get(organisation_id, report_id) if is_report_id(report_id) else None
     if report is None:
         raise errors.ReportNotFound()
     return report
