@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -259,15 +260,36 @@ def test_call_log_export_with_durations(
 # ---------------------------------------------------------------------------- contact
 
 
-def custom_field_labels(catalog: duckdb.DuckDBPyConnection, org: str = ORG) -> list[str]:
-    return [
-        r[0]
-        for r in catalog.execute(
-            """
-        SELECT min(f.label) FROM custom_fields f JOIN contact_templates t USING (template_id)
+CONTACT_STATIC = [
+    "Contact ID",
+    "Name",
+    "Phone",
+    "Email",
+    "Channel",
+    "Template",
+    "Created By",
+    "Created At",
+    "Updated At",
+    "Chats Count",
+    "Last Chat At",
+]
+
+
+def custom_field_labels(
+    catalog: duckdb.DuckDBPyConnection, org: str = ORG, static: Sequence[str] = CONTACT_STATIC
+) -> list[str]:
+    """The custom-field headers the spec asks for: the label, or `label (custom field key)`
+    where the label is a static column's or shared by two keys."""
+    fields = catalog.execute(
+        """
+        SELECT f.key, min(f.label) FROM custom_fields f JOIN contact_templates t USING (template_id)
         WHERE f.org_id = ? AND f.active AND t.active GROUP BY f.key ORDER BY min(f.field_id)""",
-            [org],
-        ).fetchall()
+        [org],
+    ).fetchall()
+    shared = Counter(label for _, label in fields)
+    return [
+        f"{label} (custom field {key})" if label in static or shared[label] > 1 else label
+        for key, label in fields
     ]
 
 
@@ -277,19 +299,7 @@ def test_contact_export_adds_the_organisations_custom_fields(
     out = export("contact")
     labels = custom_field_labels(catalog)
     assert labels
-    assert out.header[:11] == [
-        "Contact ID",
-        "Name",
-        "Phone",
-        "Email",
-        "Channel",
-        "Template",
-        "Created By",
-        "Created At",
-        "Updated At",
-        "Chats Count",
-        "Last Chat At",
-    ]
+    assert out.header[:11] == CONTACT_STATIC
     assert out.header[11:] == labels
     assert len(out.rows) == count(catalog, "SELECT count(*) FROM contacts WHERE org_id = ?")
     contact_id, chats = catalog.execute(
@@ -302,6 +312,42 @@ def test_contact_export_adds_the_organisations_custom_fields(
     assert row["Chats Count"] == str(chats)
     other = custom_field_labels(catalog, "org_002")
     assert other != labels  # organisations define different fields
+
+
+def test_a_custom_field_named_like_a_column_never_replaces_it(
+    export: Callable[..., Exported], catalog: duckdb.DuckDBPyConnection
+) -> None:
+    out = export("contact")
+    assert len(out.header) == len(set(out.header))
+    for header in (
+        "Email (custom field email_2)",
+        "Channel (custom field preferred_channel)",
+        "Company (custom field company)",
+        "Company (custom field company_name)",
+    ):
+        assert header in out.header
+    emails = dict(
+        catalog.execute("SELECT contact_id, email FROM contacts WHERE org_id = ?", [ORG]).fetchall()
+    )
+    second = dict(
+        catalog.execute(
+            """SELECT contact_id, value FROM contact_field_values
+               WHERE org_id = ? AND field_key = 'email_2'""",
+            [ORG],
+        ).fetchall()
+    )
+    assert second  # the collision is met with values
+    for row in out.rows:
+        contact_id = int(row["Contact ID"])
+        assert row["Email"] == csv_cell(emails[contact_id])
+        assert row["Email (custom field email_2)"] == csv_cell(second.get(contact_id))
+
+
+def csv_cell(value: str | None) -> str:
+    """What the CSV shows for a text value (the formula guard applied)."""
+    if value is None:
+        return ""
+    return "'" + value if value.startswith(("=", "+", "-", "@", "\t", "\r")) else value
 
 
 def test_contact_custom_field_predicates(
@@ -337,7 +383,10 @@ def test_chat_export_columns_and_a_known_chat(
     export: Callable[..., Exported], catalog: duckdb.DuckDBPyConnection
 ) -> None:
     out = export("chat", tz="America/New_York")
-    labels = custom_field_labels(catalog)
+    n = len(custom_field_labels(catalog))
+    labels = custom_field_labels(catalog, static=out.header[:11] + out.header[11 + n :])
+    # The chat export has a Channel column but no plain Email one.
+    assert {"Channel (custom field preferred_channel)", "Email"} <= set(labels)
     assert out.header[:11][-1] == "Contact Email"
     assert out.header[11 : 11 + len(labels)] == labels
     assert out.header[11 + len(labels)] == "Labels"
@@ -435,13 +484,17 @@ def test_goal_export_discovers_its_shape(
         "Total Events",
     ]
     assert f"Goal {n} Name" in out.header and f"Goal {n + 1} Name" not in out.header
-    at_1 = [
-        h.removeprefix("Goal 1 ")
-        for h in out.header
-        if h.startswith("Goal 1 ")
-        and h not in ("Goal 1 Name", "Goal 1 Milestone", "Goal 1 Recorded At")
+    goal_1 = ["Goal 1 Name", "Goal 1 Milestone", "Goal 1 Recorded At"]
+    at_1 = [h for h in out.header if h.startswith("Goal 1 ") and h not in goal_1]
+    # A tracker named like a goal column is qualified by its name (spec: unique columns).
+    assert at_1 == [
+        f"Goal 1 {t} (tracker {t})" if f"Goal 1 {t}" in goal_1 else f"Goal 1 {t}"
+        for t in trackers_at_1
     ]
-    assert at_1 == trackers_at_1
+    assert {"Name", "Milestone", "Recorded At"} <= set(trackers_at_1)
+    assert len(out.header) == len(set(out.header))
+    named = [r for r in out.rows if r["Goal 1 Name (tracker Name)"]]
+    assert named and all(r["Goal 1 Name"] != r["Goal 1 Name (tracker Name)"] for r in named)
     assert len(out.rows) == count(catalog, f"SELECT count(*) FROM ({latest})")
 
 

@@ -183,3 +183,24 @@ def test_draws_with_different_salts_are_independent(catalog: duckdb.DuckDBPyConn
         SELECT avg((chat_id IN (SELECT chat_id FROM chat_labels))::INT)
         FROM chats WHERE chat_id NOT IN (SELECT chat_id FROM chat_assignees)""").fetchall()[0][0]
     assert 0.5 < share < 0.95
+
+
+def test_names_from_data_collide_with_export_columns(catalog: duckdb.DuckDBPyConnection) -> None:
+    """So the exports meet the unique-header rule: in every organisation a custom field is
+    labelled like a contact column, two keys share a label, and trackers are named like
+    the goal export's own columns."""
+    orgs = {r[0] for r in catalog.execute("SELECT DISTINCT org_id FROM chats").fetchall()}
+    labelled = catalog.execute(
+        """SELECT f.org_id, f.label, count(DISTINCT f.key) FROM custom_fields f
+           JOIN contact_templates t USING (template_id) WHERE f.active AND t.active
+           GROUP BY 1, 2"""
+    ).fetchall()
+    assert {org for org, label, _ in labelled if label in ("Email", "Channel")} == orgs
+    assert {org for org, _, keys in labelled if keys > 1} == orgs
+    trackers = catalog.execute(
+        "SELECT DISTINCT org_id, tracker_name FROM tracker_values"
+        " WHERE tracker_name IN ('Name', 'Milestone', 'Recorded At')"
+    ).fetchall()
+    assert {org for org, _ in trackers} == {
+        r[0] for r in catalog.execute("SELECT DISTINCT org_id FROM tracker_values").fetchall()
+    }

@@ -124,13 +124,16 @@ FROM (SELECT *, unnest(range(n_templates)) AS k FROM org_plan);
 
 -- Each template takes its own subset of the field pool, so organisations differ.
 CREATE TABLE custom_fields AS
+-- The colliding fields are always in each organisation's first (active) template.
 SELECT t.org_id, t.template_id * 100 + f.i AS field_id, t.template_id, f.key, f.label, f.type,
-       u(t.template_id * 100 + f.i, 'cfa') < 0.9 AS active
+       u(t.template_id * 100 + f.i, 'cfa') < 0.9 OR f.colliding AS active
 FROM contact_templates t, (SELECT unnest(getvariable('field_keys')) AS key,
                                   unnest(getvariable('field_labels')) AS label,
                                   unnest(getvariable('field_types')) AS type,
-                                  generate_subscripts(getvariable('field_keys'), 1) AS i) f
-WHERE u(t.template_id * 100 + f.i, 'cf') < 0.45;
+                                  generate_subscripts(getvariable('field_keys'), 1) AS i,
+                                  list_contains(getvariable('colliding_fields'), key)
+                                      AS colliding) f
+WHERE u(t.template_id * 100 + f.i, 'cf') < 0.45 OR (f.colliding AND t.template_id % 1000 = 0);
 
 CREATE TABLE telephony_accounts AS
 SELECT org_id, dim_base + k AS account_id, 'Line ' || (k + 1) AS name,
@@ -380,6 +383,7 @@ VARIABLES: dict[str, list[str]] = {
     "field_keys": [f[0] for f in pools.CUSTOM_FIELDS],
     "field_labels": [f[1] for f in pools.CUSTOM_FIELDS],
     "field_types": [f[2] for f in pools.CUSTOM_FIELDS],
+    "colliding_fields": pools.COLLIDING_FIELDS,
     "cities": pools.CITIES,
     "plans": pools.PLANS,
     "template_names": pools.TEMPLATE_NAMES,

@@ -166,7 +166,14 @@ CUSTOM_FIELDS = [
     ("signup_source", "Signup Source", "text"),
     ("language", "Language", "text"),
     ("orders_count", "Orders Count", "number"),
+    # Labels real admins give that collide: a contact column's name ("Email", "Channel"),
+    # and a label two keys share ("Company"). Every organisation's default template has
+    # these, so exports meet the unique-header rule.
+    ("email_2", "Email", "text"),
+    ("preferred_channel", "Channel", "text"),
+    ("company_name", "Company", "text"),
 ]
+COLLIDING_FIELDS = ["email_2", "preferred_channel", "company", "company_name"]
 CITIES = ["Mumbai", "São Paulo", "Berlin", "New York, NY", "Zürich", "=Delhi", "Lagos", ""]
 PLANS = ["Free", "Pro", "Business", "Enterprise"]
 TEMPLATE_NAMES = ["Default", "B2B Customer", "Lead", "Legacy Import"]
@@ -182,7 +189,20 @@ GOAL_NAMES = [
     "Handed Off",
 ]
 MILESTONES = ["start", "middle", "conversion", "end"]
-TRACKERS = ["email", "order_id", "rating", "budget", "product", "city", "consent", "utm_source"]
+# "Name", "Milestone" and "Recorded At" collide with the goal export's own columns.
+TRACKERS = [
+    "email",
+    "order_id",
+    "rating",
+    "budget",
+    "product",
+    "city",
+    "consent",
+    "utm_source",
+    "Name",
+    "Milestone",
+    "Recorded At",
+]
 TRACKER_VALUES = [
     "yes",
     "no",

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 import polars as pl
 
+from reports_pipeline.columns import fixed, headed
 from reports_pipeline.filters import (
     DateRange,
     MultiSetFilter,
@@ -266,7 +267,7 @@ def _params(sql: str, values: dict[str, Any]) -> dict[str, Any]:
 
 def build(reader: ReplicaReader, filters: ChatFilters, tz: str, slice_rows: int) -> Export:
     fields = custom_fields.active_fields(reader)
-    columns = HEAD_COLUMNS | {f.label: pl.col(f.column) for f in fields} | TAIL_COLUMNS
+    columns = headed(fixed(HEAD_COLUMNS) + custom_fields.columns(fields) + fixed(TAIL_COLUMNS))
     where = filters.where(tz) & custom_fields.predicates_expr(filters.contact_custom_fields, fields)
 
     def enrich(chats: pl.DataFrame) -> pl.DataFrame:

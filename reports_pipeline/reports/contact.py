@@ -6,6 +6,7 @@ from typing import Annotated
 
 import polars as pl
 
+from reports_pipeline.columns import fixed, headed
 from reports_pipeline.filters import (
     DateRange,
     On,
@@ -53,7 +54,7 @@ GROUP BY cc.contact_id
 
 def build(reader: ReplicaReader, filters: ContactFilters, tz: str, slice_rows: int) -> Export:
     fields = custom_fields.active_fields(reader)
-    columns = STATIC_COLUMNS | {f.label: pl.col(f.column) for f in fields}
+    columns = headed(fixed(STATIC_COLUMNS) + custom_fields.columns(fields))
     channels = lookup(
         reader, "channels", "channel_id", "name", as_key="channel_id", as_value="channel"
     )

@@ -12,6 +12,7 @@ from functools import reduce
 
 import polars as pl
 
+from reports_pipeline.columns import Column
 from reports_pipeline.filters import Predicate
 from reports_pipeline.replica import ReplicaReader
 from reports_pipeline.reports.base import rows_for
@@ -27,6 +28,12 @@ class CustomField:
     @property
     def column(self) -> str:
         return PREFIX + self.key
+
+
+def columns(fields: Sequence[CustomField]) -> list[Column]:
+    """One dynamic column per field, headed by its label (qualified by its key where the
+    label is taken: see `reports_pipeline.columns`)."""
+    return [Column(f.label, pl.col(f.column), "custom field", f.key) for f in fields]
 
 
 def active_fields(reader: ReplicaReader) -> list[CustomField]:

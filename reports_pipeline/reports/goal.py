@@ -19,9 +19,10 @@ from typing import Annotated
 
 import polars as pl
 
+from reports_pipeline.columns import Column, fixed, headed
 from reports_pipeline.filters import DateRange, On, Predicates, ReportFilters, SetFilter, options
 from reports_pipeline.replica import ReplicaReader, Slice
-from reports_pipeline.reports.base import Export, ReportType, lookup, rows_for
+from reports_pipeline.reports.base import Export, ReportType, lookup, rows_for, select_columns
 
 LATEST_SESSIONS = """
 SELECT max(started_at) AS ts, arg_max(session_id, (started_at, session_id)) AS key
@@ -58,16 +59,16 @@ class Shape:
     events: int = 0
     trackers: dict[int, set[str]] = field(default_factory=dict)
 
-    def columns(self) -> list[tuple[str, pl.Expr]]:
-        out: list[tuple[str, pl.Expr]] = []
+    def columns(self) -> list[Column]:
+        out: list[Column] = []
         for i in range(1, self.events + 1):
             out += [
-                (f"Goal {i} Name", pl.col(f"goal_{i}")),
-                (f"Goal {i} Milestone", pl.col(f"milestone_{i}")),
-                (f"Goal {i} Recorded At", pl.col(f"recorded_at_{i}")),
+                Column(f"Goal {i} Name", pl.col(f"goal_{i}")),
+                Column(f"Goal {i} Milestone", pl.col(f"milestone_{i}")),
+                Column(f"Goal {i} Recorded At", pl.col(f"recorded_at_{i}")),
             ]
             out += [
-                (f"Goal {i} {name}", pl.col(f"tracker_{i}_{name}"))
+                Column(f"Goal {i} {name}", pl.col(f"tracker_{i}_{name}"), "tracker", name)
                 for name in sorted(self.trackers.get(i, ()))
             ]
         return out
@@ -221,14 +222,13 @@ def _wide(matched: _Matched, matcher: _Matcher, shape: Shape) -> pl.DataFrame:
 def build(reader: ReplicaReader, filters: GoalFilters, tz: str, slice_rows: int) -> Export:
     matcher = _Matcher(reader, filters, tz)
     shape = discover_shape(matcher, slice_rows)
-    columns = list(STATIC.items()) + shape.columns()
+    columns = headed(fixed(STATIC) + shape.columns())
 
     def batches() -> Iterator[pl.DataFrame]:
         for part in matcher.slices(slice_rows):
-            frame = _wide(matcher.match(part), matcher, shape)
-            yield frame.select(expr.alias(name) for name, expr in columns)
+            yield select_columns(_wide(matcher.match(part), matcher, shape), columns)
 
-    return Export([name for name, _ in columns], batches())
+    return Export(list(columns), batches())
 
 
 REPORT = ReportType(
