@@ -11,6 +11,8 @@ from pathlib import Path
 from devstack import REPO, Ports, Stack
 from warehouse.generate import ReplicaSpec, generate
 
+SAMPLE_MAX_AGE_S = 7 * 24 * 3600  # older samples are made again, up to the current date
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -24,8 +26,10 @@ def main() -> None:
 
     home = args.home.resolve()
     replica = home / "replica"
-    if not (replica / "replica.duckdb").exists():
-        print(f"generating a sample replica in {replica} (once) ...", flush=True)
+    catalog = replica / "replica.duckdb"
+    if not catalog.exists() or time.time() - catalog.stat().st_mtime > SAMPLE_MAX_AGE_S:
+        # The sample's data ends yesterday: "last month" exports find last month's rows.
+        print(f"generating a sample replica up to today in {replica} ...", flush=True)
         generate(replica, ReplicaSpec(orgs=args.orgs, chats_per_org=args.chats_per_org))
     stack = Stack(
         home=home,
@@ -74,7 +78,7 @@ def _print_welcome(stack: Stack) -> None:
 ready.
   admin page     {page}#token={admin}
   as a 'user'    {page}#token={user}
-  API docs       {stack.api_url}/docs
+  API docs       {stack.api_url}/docs  (and /redoc; user guide in docs/)
   Dagster UI     {stack.dagster_url}
   S3 server      {stack.s3_url} (bucket {stack.bucket})
   logs           {stack.home / "logs"}

@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,8 @@ POSTGRES_URL = os.environ.get(
     "REPORTS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 SECRET = "test-secret-for-hs256-that-is-long-enough"
-TEST_SPEC = ReplicaSpec(orgs=4, chats_per_org=1_500, seed=7)
+# Pinned end date: the same rows on every day the suite runs.
+TEST_SPEC = ReplicaSpec(orgs=4, chats_per_org=1_500, seed=7, end=date(2026, 8, 24))
 
 
 @pytest.fixture(scope="session")

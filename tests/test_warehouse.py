@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -165,8 +166,25 @@ def test_each_organisation_has_its_own_partition(replica: Path) -> None:
     assert partitions == [f"org_id=org_00{i}" for i in range(1, 5)]
 
 
-def test_generation_is_deterministic_for_a_seed(tmp_path: Path) -> None:
-    spec = ReplicaSpec(orgs=2, chats_per_org=300, seed=3)
+def test_the_sample_runs_up_to_the_current_date(tmp_path: Path) -> None:
+    """By default the data ends yesterday, so "last month" exports find last month's rows."""
+    generate(tmp_path / "r", ReplicaSpec(orgs=1, chats_per_org=2_000, seed=3))
+    newest, oldest = duckdb.sql(
+        f"SELECT max(created_at), min(created_at) FROM '{tmp_path}/r/chats/*/*.parquet'"
+    ).fetchall()[0]
+    today = datetime.now(UTC).date()
+    assert today - timedelta(days=2) <= newest.date() < today
+    assert oldest.date() >= today - timedelta(days=601)
+    last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    in_last_month = duckdb.sql(
+        f"""SELECT count(*) FROM '{tmp_path}/r/chats/*/*.parquet'
+            WHERE created_at >= '{last_month}' AND created_at < '{today.replace(day=1)}'"""
+    ).fetchall()[0][0]
+    assert in_last_month > 50
+
+
+def test_generation_is_deterministic_for_a_seed_and_an_end_date(tmp_path: Path) -> None:
+    spec = ReplicaSpec(orgs=2, chats_per_org=300, seed=3, end=date(2027, 3, 1))
     first, second = tmp_path / "a", tmp_path / "b"
     generate(first, spec)
     generate(second, spec)

@@ -13,6 +13,7 @@ import logging
 import shutil
 import time
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -158,8 +159,9 @@ CHATS = """
 CREATE TABLE chat_plan AS
 SELECT p.org_id, p.org_index, p.dim_base, p.n_members, p.n_teams, p.n_labels, p.n_channels,
        p.n_journeys, p.contact_base, p.n_contacts, p.chat_base + k AS chat_id,
-       1735689600 + (k * 51840000) // p.n_chats
-           + ri(p.chat_base + k, 'jit', 0, greatest(0, 51840000 // p.n_chats - 1)) AS created_s,
+       getvariable('start_s') + (k * getvariable('span_s')) // p.n_chats
+           + ri(p.chat_base + k, 'jit', 0, greatest(0, getvariable('span_s') // p.n_chats - 1))
+           AS created_s,
        ri(p.chat_base + k, 'nmsg', 1, 11) AS n_messages
 FROM (SELECT *, unnest(range(n_chats)) AS k FROM org_plan) p;
 
@@ -253,8 +255,9 @@ SELECT p.org_id, p.contact_id,
        p.dim_base + ri(p.contact_id, 'tpl', 0, p.n_templates - 1) AS template_id,
        CASE WHEN u(p.contact_id, 'cb') < 0.2 THEN NULL
             ELSE p.dim_base + ri(p.contact_id, 'cb', 0, p.n_members - 1) END AS created_by,
-       ts(1704067200 + (p.k * 60000000) // p.n_contacts) AS created_at,
-       ts(1704067200 + (p.k * 60000000) // p.n_contacts
+       -- Contacts start a year (366 days) before the chats, over ~694 days.
+       ts(getvariable('start_s') - 31622400 + (p.k * 60000000) // p.n_contacts) AS created_at,
+       ts(getvariable('start_s') - 31622400 + (p.k * 60000000) // p.n_contacts
           + ri(p.contact_id, 'upd', 0, 5000000)) AS updated_at
 FROM plan p;
 
@@ -304,7 +307,8 @@ JOIN ticket_issues i ON i.workflow_id = p.channel_id AND i.parent_issue_id IS NU
 CREATE TABLE call_logs AS
 WITH plan AS (
     SELECT p.*, call_base + k AS call_id, k,
-           1735689600 + (k * 51840000) // n_calls + ri(call_base + k, 'cj', 0, 3000) AS start_s
+           getvariable('start_s') + (k * getvariable('span_s')) // n_calls
+           + ri(call_base + k, 'cj', 0, 3000) AS start_s
     FROM (SELECT *, unnest(range(n_calls)) AS k FROM org_plan) p
 ), shaped AS (
     SELECT *, CASE WHEN u(call_id, 'dir') < 0.6 THEN 'inbound' ELSE 'outbound' END AS direction,
@@ -400,11 +404,23 @@ VARIABLES: dict[str, list[str]] = {
 }
 
 
+# How far back the data goes from its end date (the first replicas spanned this too).
+SPAN = timedelta(days=600)
+
+
 @dataclass(frozen=True)
 class ReplicaSpec:
     orgs: int = 4
     chats_per_org: int = 2_000
     seed: int = 1
+    # Chats and calls start on the SPAN days before this date (UTC); None: today.
+    end: date | None = None
+
+    def window(self) -> tuple[int, int]:
+        """(first second, length in seconds) of the span chats and calls start in."""
+        end = self.end or datetime.now(UTC).date()
+        start = datetime(end.year, end.month, end.day, tzinfo=UTC) - SPAN
+        return int(start.timestamp()), int(SPAN.total_seconds())
 
 
 def generate(out: Path, spec: ReplicaSpec, *, memory_limit: str = "6GB") -> dict[str, int]:
@@ -434,6 +450,9 @@ def _set_variables(con: duckdb.DuckDBPyConnection, spec: ReplicaSpec) -> None:
     con.execute("SET VARIABLE orgs = ?", [spec.orgs])
     con.execute("SET VARIABLE total_chats = ?", [spec.orgs * spec.chats_per_org])
     con.execute("SET VARIABLE harmonic = ?", [harmonic])
+    start_s, span_s = spec.window()
+    con.execute("SET VARIABLE start_s = ?::BIGINT", [start_s])
+    con.execute("SET VARIABLE span_s = ?::BIGINT", [span_s])
     for name, values in VARIABLES.items():
         con.execute(f"SET VARIABLE {name} = ?::VARCHAR[]", [values])  # noqa: S608 - names are ours
 
@@ -456,10 +475,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--orgs", type=int, default=ReplicaSpec.orgs)
     parser.add_argument("--chats-per-org", type=int, default=ReplicaSpec.chats_per_org)
     parser.add_argument("--seed", type=int, default=ReplicaSpec.seed)
+    parser.add_argument(
+        "--end",
+        type=date.fromisoformat,
+        default=None,
+        help="last day of the data, YYYY-MM-DD (default: today); same seed and end, same rows",
+    )
     parser.add_argument("--memory-limit", default="6GB")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    spec = ReplicaSpec(orgs=args.orgs, chats_per_org=args.chats_per_org, seed=args.seed)
+    spec = ReplicaSpec(
+        orgs=args.orgs, chats_per_org=args.chats_per_org, seed=args.seed, end=args.end
+    )
     started = time.monotonic()
     counts = generate(args.out, spec, memory_limit=args.memory_limit)
     for table, count in counts.items():
