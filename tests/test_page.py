@@ -140,3 +140,63 @@ def test_an_admin_cancels_an_export_that_has_not_started(page: Page, e2e_stack: 
         page.screenshot(path=SHOTS / "8-canceled.png", full_page=True)
     finally:
         e2e_stack.start_dagster()
+
+
+def test_without_a_token_there_is_only_the_sign_in(page: Page, e2e_stack: Stack) -> None:
+    page.goto(f"{e2e_stack.api_url}/crm/reports")
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
+
+
+@pytest.mark.parametrize(
+    "pasted,message",
+    [
+        ("not a token at all", "That is not an access token"),
+        ("aaa.bbb.ccc", "does not name an organisation"),
+    ],
+)
+def test_a_malformed_token_is_explained_at_sign_in(
+    page: Page, e2e_stack: Stack, pasted: str, message: str
+) -> None:
+    page.goto(f"{e2e_stack.api_url}/crm/reports")
+    page.get_by_label("Access token").fill(pasted)
+    calls: list[str] = []
+    page.on(
+        "request", lambda request: calls.append(request.url) if "/api/" in request.url else None
+    )
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#sign-in-message")).to_contain_text(message)
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert calls == []  # nothing was sent with it
+    page.screenshot(path=SHOTS / "9-malformed-token.png", full_page=True)
+
+
+def test_refreshing_the_list_keeps_the_pages_loaded_with_more(page: Page, e2e_stack: Stack) -> None:
+    e2e_stack.stop_dagster()  # the last request stays pending, so the page keeps polling
+    base = f"{e2e_stack.api_url}/api/wp-crm/reports/{ORG}"
+    headers = {"Authorization": f"Bearer {token(ORG, 'admin', 'page-admin')}"}
+    try:
+        for _ in range(25):
+            created = httpx.post(base, json={"type": "goal"}, headers=headers).json()
+            httpx.post(f"{base}/{created['id']}/cancel", headers=headers).raise_for_status()
+        pending = httpx.post(base, json={"type": "goal"}, headers=headers).json()["id"]
+        total = len(httpx.get(f"{base}?limit=100", headers=headers).json()["items"])
+        assert total > 20
+
+        open_as(page, e2e_stack, token(ORG, "admin", "page-admin"))
+        rows = page.locator("#report-rows tr")
+        expect(rows).to_have_count(20)
+        page.get_by_role("button", name="Show more").click()
+        expect(rows).to_have_count(total)
+        with page.expect_response(lambda r: r.url.startswith(f"{base}?limit=")):
+            pass  # the next poll
+        page.wait_for_function(
+            "n => document.querySelectorAll('#report-rows tr').length === n", arg=total
+        )
+        expect(rows).to_have_count(total)
+        expect(page.locator(f"[data-report-id='{pending}']")).to_have_attribute(
+            "data-status", "pending"
+        )
+    finally:
+        httpx.post(f"{base}/{pending}/cancel", headers=headers)
+        e2e_stack.start_dagster()

@@ -4,6 +4,7 @@
 
 const TOKEN_KEY = "reports.token";
 const POLL_MS = 3000;
+const PAGE = 20;
 const TYPES = [
   { name: "chat", label: "Chat", schema: "ChatReportCreate" },
   { name: "contact", label: "Contact", schema: "ContactReportCreate" },
@@ -28,12 +29,20 @@ class ApiError extends Error {
 
 function token() { return sessionStorage.getItem(TOKEN_KEY); }
 
-function claims() {
+function claims(bearer = token()) {
   // Read only for display and the organisation in the path; the API verifies the token.
   try {
-    const part = token().split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    const part = bearer.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
     return JSON.parse(decodeURIComponent(escape(atob(part))));
   } catch (_) { return {}; }
+}
+
+function tokenProblem(bearer) {
+  if (!/^[\w-]+\.[\w-]+\.[\w-]*$/.test(bearer)) {
+    return "That is not an access token: it should be three parts separated by dots.";
+  }
+  if (!claims(bearer).org_id) return "That token does not name an organisation (no org_id).";
+  return null;
 }
 
 function show(view) {
@@ -321,13 +330,30 @@ function upsert(report) {
 }
 
 async function loadReports(append = false) {
-  const params = new URLSearchParams({ limit: "20" });
-  if (append && state.cursor) params.set("cursor", state.cursor);
-  const page = await api(`${base()}?${params}`);
-  state.reports = append ? state.reports.concat(page.items) : page.items;
-  state.cursor = page.next_cursor;
+  if (append) {
+    const page = await listPage(state.cursor, PAGE);
+    state.reports = state.reports.concat(page.items);
+    state.cursor = page.next_cursor;
+  } else {
+    // Refresh as many rows as are shown: pages loaded with "More" stay loaded.
+    const wanted = Math.max(state.reports.length, PAGE);
+    let items = [], cursor = null;
+    do {
+      const page = await listPage(cursor, Math.min(100, wanted - items.length));
+      items = items.concat(page.items);
+      cursor = page.next_cursor;
+    } while (cursor && items.length < wanted);
+    state.reports = items;
+    state.cursor = cursor;
+  }
   renderRows();
   if (state.reports.some(busy)) startPolling(); else stopPolling();
+}
+
+function listPage(cursor, limit) {
+  const params = new URLSearchParams({ limit: String(limit) });
+  if (cursor) params.set("cursor", cursor);
+  return api(`${base()}?${params}`);
 }
 
 function busy(report) { return report.status === "pending" || report.status === "processing"; }
@@ -444,14 +470,22 @@ function init() {
   }
   $("sign-in-form").addEventListener("submit", (event) => {
     event.preventDefault();
-    sessionStorage.setItem(TOKEN_KEY, $("token-input").value.trim());
+    const pasted = $("token-input").value.trim();
+    const problem = tokenProblem(pasted);
+    if (problem) {
+      $("sign-in-message").textContent = problem;
+      return;
+    }
+    sessionStorage.setItem(TOKEN_KEY, pasted);
     $("token-input").value = "";
     start();
   });
   $("sign-out").addEventListener("click", () => signOut("You are signed out."));
   $("request-form").addEventListener("submit", requestExport);
   $("more").addEventListener("click", () => loadReports(true));
-  if (token()) start(); else signOut();
+  if (!token()) signOut();
+  else if (tokenProblem(token())) signOut(tokenProblem(token()));
+  else start();
 }
 
 document.addEventListener("DOMContentLoaded", init);
