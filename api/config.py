@@ -22,7 +22,6 @@ class ApiSettings(ServiceSettings):
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     max_body_bytes: int = 64 * 1024
-    launch_runs: bool = True
 
     @model_validator(mode="after")
     def _keys_are_usable(self) -> Self:

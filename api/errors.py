@@ -80,13 +80,6 @@ class PayloadTooLarge(ApiError):
     status_code, code, detail = 413, "payload_too_large", "Request body is too large"
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not authenticated / Invalid token"},
-    403: {"description": "Only Admin or Owner can access reports"},
-    404: {"description": "Report not found"},
-}
-
-
 def error_body(code: str, detail: Any, **extra: Any) -> dict[str, Any]:
     return {"detail": detail, "code": code, **extra}
 

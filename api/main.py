@@ -12,7 +12,7 @@ from api.config import ApiSettings, get_settings
 from api.errors import install_error_handlers
 from api.launcher import DagsterLauncher
 from api.limits import BodySizeLimit
-from api.routes import health, page, reports
+from api.routes import docs, health, page, reports
 from reports_pipeline.job_table import JobTable, make_engine, migrate
 from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.storage import ReportStore, make_s3_client
@@ -53,6 +53,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         openapi_tags=[{"name": "Reports", "description": "Request, follow and download exports"}],
+        docs_url=None,  # served by api/routes/docs.py with local assets
+        redoc_url=None,
+        # Generated clients name their methods after the handlers: request_export, ...
+        generate_unique_id_function=lambda route: route.name,
     )
 
     async def current_settings() -> ApiSettings:  # async: no thread-pool hop per request
@@ -63,6 +67,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(page.router)
     app.include_router(health.router)
+    app.include_router(docs.router)
+    app.mount(docs.ASSETS_URL, docs.assets, name="docs-assets")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
 

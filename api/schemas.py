@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from reports_pipeline.job_table import ReportRow, Status
 from reports_pipeline.reports import REPORT_TYPES
@@ -86,5 +86,36 @@ class DownloadPublic(BaseModel):
 
 
 class ErrorPublic(BaseModel):
-    detail: Any
+    """Every error: `detail` is the human text of the contract, `code` the machine one."""
+
+    detail: str
     code: str
+
+
+class UnauthorizedPublic(ErrorPublic):
+    reason: str | None = Field(
+        None, description="Why a correctly signed token was refused (e.g. unusable claims)."
+    )
+
+
+class ConflictPublic(ErrorPublic):
+    """The rate limit: `report_in_progress` or `report_completed_recently`."""
+
+    existing_report_id: str = Field(description="The export that holds the limit.")
+
+
+class NotDownloadablePublic(ErrorPublic):
+    """`report_not_ready`, or `report_failed` with the reason in `error`."""
+
+    error: str | None = None
+
+
+class FieldError(BaseModel):
+    type: str
+    loc: list[str | int]
+    msg: str
+
+
+class ValidationErrorPublic(BaseModel):
+    detail: list[FieldError]
+    code: Literal["validation_error"]

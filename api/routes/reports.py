@@ -12,14 +12,18 @@ from api.auth import ReportsAdmin
 from api.deps import JobTableDep, LauncherDep, LifecycleDep, SettingsDep, StoreDep
 from api.schemas import (
     REQUEST_EXAMPLES,
+    ConflictPublic,
     DownloadPublic,
     ErrorPublic,
     Link,
+    NotDownloadablePublic,
     ReportCreate,
     ReportCreated,
     ReportListPublic,
     ReportPublic,
     ReportTypeName,
+    UnauthorizedPublic,
+    ValidationErrorPublic,
 )
 from reports_pipeline import lifecycle as moves
 from reports_pipeline.job_table import (
@@ -40,10 +44,11 @@ router = APIRouter(
     prefix=BASE,
     tags=["Reports"],
     responses={
-        401: {"model": ErrorPublic, "description": "Not authenticated / Invalid token"},
+        401: {"model": UnauthorizedPublic, "description": "Not authenticated / Invalid token"},
         403: {"model": ErrorPublic, "description": "Only Admin or Owner can access reports"},
         404: {"model": ErrorPublic, "description": "Report not found"},
-        422: {"model": ErrorPublic, "description": "Invalid request (field-level errors)"},
+        413: {"model": ErrorPublic, "description": "Request body is too large (over 64 KiB)"},
+        422: {"model": ValidationErrorPublic, "description": "Invalid request: field errors"},
     },
 )
 
@@ -67,7 +72,28 @@ def _href(organisation_id: str, report_id: str) -> str:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ReportCreated,
     summary="Request an export",
-    responses={409: {"model": ErrorPublic, "description": "Rate limited (see `code`)"}},
+    responses={
+        202: {
+            "headers": {
+                "Location": {
+                    "description": "The new export's URL",
+                    "schema": {"type": "string"},
+                }
+            }
+        },
+        409: {
+            "model": ConflictPublic,
+            "description": "Rate limited: one export of a type per organisation at a time, and "
+            "none within 5 minutes of the last completed one (see `code`).",
+            "headers": {
+                "Retry-After": {
+                    "description": "Seconds until a new request can pass "
+                    "(`report_completed_recently` only)",
+                    "schema": {"type": "integer"},
+                }
+            },
+        },
+    },
 )
 def request_export(
     principal: ReportsAdmin,
@@ -155,7 +181,7 @@ def get_export(
     response_model=DownloadPublic,
     summary="A presigned link to the finished file, valid for one hour",
     responses={
-        409: {"model": ErrorPublic, "description": "Still being generated, or failed"},
+        409: {"model": NotDownloadablePublic, "description": "Still being generated, or failed"},
         410: {"model": ErrorPublic, "description": "Report file not available"},
         503: {"model": ErrorPublic, "description": "Failed to generate download URL"},
     },

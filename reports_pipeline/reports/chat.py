@@ -291,8 +291,7 @@ REPORT = ReportType(
         "type": "chat",
         "filters": {
             "high_priority": True,
-            "labels": {"values": [1001, 1002], "require_every_value": True},
-            "assignees": {"exists": False},
+            "labels": {"values": [0]},
             "created": {"from": "2026-10-01", "to": "2026-10-31"},
         },
         "timezone": "Asia/Kolkata",

@@ -110,8 +110,8 @@ REPORT = ReportType(
         "type": "contact",
         "filters": {
             "has_chats": True,
-            "search": "gmail",
-            "custom_fields": [{"field": "city", "op": "eq", "value": "Mumbai"}],
+            "search": "example.org",
+            "custom_fields": [{"field": "plan", "op": "in", "value": ["Pro", "Business"]}],
         },
         "timezone": "UTC",
     },

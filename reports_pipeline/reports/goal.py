@@ -240,8 +240,8 @@ REPORT = ReportType(
     example={
         "type": "goal",
         "filters": {
-            "event_date": {"from": "2026-10-01"},
-            "goal_ids": {"values": [10]},
+            "event_date": {"from": "2026-07-01"},
+            "goal_ids": {"values": [10, 11]},
             "trackers": [{"field": "rating", "op": "gte", "value": 4}],
         },
         "timezone": "Europe/Berlin",
