@@ -22,6 +22,7 @@ FOREIGN_KEYS = [
     ("notes", "chat_id", "chats", "chat_id"),
     ("notes", "author_id", "team_members", "member_id"),
     ("messages", "chat_id", "chats", "chat_id"),
+    ("messages", "member_id", "team_members", "member_id"),
     ("contacts", "template_id", "contact_templates", "template_id"),
     ("contacts", "created_by", "team_members", "member_id"),
     ("contact_field_values", "contact_id", "contacts", "contact_id"),
@@ -145,6 +146,26 @@ def test_hostile_text_is_present(catalog: duckdb.DuckDBPyConnection) -> None:
         assert hits > 0, repr(prefix)
     assert scalar(catalog, "SELECT count(*) FROM notes WHERE contains(body, chr(10))") > 0
     assert scalar(catalog, "SELECT count(*) FROM contacts WHERE name IS NULL") > 0
+
+
+def test_messages_carry_text_of_every_hard_kind_and_their_sender(
+    catalog: duckdb.DuckDBPyConnection,
+) -> None:
+    for prefix in ("=", "+", "-", "@", "\t", "\r"):
+        assert scalar(catalog, "SELECT count(*) FROM messages WHERE starts_with(text, ?)", [prefix])
+    for needle in (chr(10), '"', ",", "👋", "مرحبا", "שלום"):
+        assert scalar(catalog, "SELECT count(*) FROM messages WHERE contains(text, ?)", [needle])
+    assert scalar(catalog, "SELECT count(*) FROM messages WHERE text = ''") > 0
+    assert scalar(catalog, "SELECT count(*) FROM messages WHERE length(text) > 3000") > 0
+    assert scalar(catalog, "SELECT count(*) FROM messages WHERE text IS NULL") == 0
+    # The team member is recorded exactly for agent messages.
+    assert (
+        scalar(
+            catalog,
+            "SELECT count(*) FROM messages WHERE (member_id IS NOT NULL) <> (sender = 'agent')",
+        )
+        == 0
+    )
 
 
 def test_organisations_differ_in_custom_fields_and_size(catalog: duckdb.DuckDBPyConnection) -> None:

@@ -166,12 +166,24 @@ SELECT p.org_id, p.org_index, p.dim_base, p.n_members, p.n_teams, p.n_labels, p.
 FROM (SELECT *, unnest(range(n_chats)) AS k FROM org_plan) p;
 
 CREATE TABLE messages AS
-SELECT org_id, chat_id * 16 + i AS message_id, chat_id,
-       CASE WHEN i = 0 THEN 'user'
-            WHEN u(chat_id * 16 + i, 'snd') < 0.45 THEN 'user'
-            WHEN u(chat_id * 16 + i, 'snd') < 0.85 THEN 'agent' ELSE 'bot' END AS sender,
-       ts(created_s + i * 900 + ri(chat_id * 16 + i, 'gap', 0, 899)) AS sent_at
-FROM (SELECT *, unnest(range(n_messages)) AS i FROM chat_plan);
+WITH said AS (
+    SELECT org_id, chat_id * 16 + i AS message_id, chat_id, dim_base, n_members,
+           CASE WHEN i = 0 THEN 'user'
+                WHEN u(chat_id * 16 + i, 'snd') < 0.45 THEN 'user'
+                WHEN u(chat_id * 16 + i, 'snd') < 0.85 THEN 'agent' ELSE 'bot' END AS sender,
+           ts(created_s + i * 900 + ri(chat_id * 16 + i, 'gap', 0, 899)) AS sent_at
+    FROM (SELECT *, unnest(range(n_messages)) AS i FROM chat_plan))
+SELECT org_id, message_id, chat_id, sender, sent_at,
+       CASE WHEN sender = 'agent'
+            THEN dim_base + ri(message_id, 'mbr', 0, n_members - 1) END AS member_id,
+       CASE WHEN u(message_id, 'txl') < 0.003  -- a very long one (~4,000 characters)
+                THEN repeat(pick(getvariable('customer_messages'), message_id, 'tl') || ' ', 100)
+            WHEN u(message_id, 'txe') < 0.02 THEN ''  -- an empty one (an image, a sticker)
+            WHEN u(message_id, 'txh') < 0.06 THEN pick(getvariable('hostile'), message_id, 'th')
+            WHEN sender = 'user' THEN pick(getvariable('customer_messages'), message_id, 'tc')
+            WHEN sender = 'agent' THEN pick(getvariable('agent_messages'), message_id, 'ta')
+            ELSE pick(getvariable('bot_messages'), message_id, 'tb') END AS text
+FROM said;
 
 CREATE TABLE chats AS
 WITH last_msg AS (
@@ -388,6 +400,9 @@ VARIABLES: dict[str, list[str]] = {
     "field_labels": [f[1] for f in pools.CUSTOM_FIELDS],
     "field_types": [f[2] for f in pools.CUSTOM_FIELDS],
     "colliding_fields": pools.COLLIDING_FIELDS,
+    "customer_messages": pools.CUSTOMER_MESSAGES,
+    "agent_messages": pools.AGENT_MESSAGES,
+    "bot_messages": pools.BOT_MESSAGES,
     "cities": pools.CITIES,
     "plans": pools.PLANS,
     "template_names": pools.TEMPLATE_NAMES,

@@ -85,6 +85,43 @@ CHAT_TOPICS = [
     "Feedback 👍",
     "Warranty claim",
 ]
+# Message texts, by who sends them. Realistic, and hostile on purpose: several lines,
+# quotes, commas, emoji, right-to-left scripts, cells a spreadsheet would evaluate.
+CUSTOMER_MESSAGES = [
+    "Hi, where is my order?",
+    "I was charged twice for order #4412, can you check?",
+    "Hello 👋 I need an invoice copy",
+    'The app says "payment failed" but the money left my account',
+    "Line one of my problem\nand the second line\n\nand a third after a gap",
+    "مرحبا، أريد استرجاع طلبي",
+    "שלום, ההזמנה שלי לא הגיעה",
+    "ok",
+    "Thanks!! 🙏🙏",
+    "=1+1",
+    "+91 98200 00000 call me back",
+    "-- sent from my phone --",
+    "@support is anyone there?",
+    "Café, croissant, and a refund, please",
+    "¿Dónde está mi pedido?",
+    "注文はいつ届きますか？",
+]
+AGENT_MESSAGES = [
+    "Hi! Let me check that for you.",
+    "Your order ships tomorrow; tracking: TRK-99120.",
+    'I have escalated this to billing, "ticket 5521".',
+    "Sorry for the wait, we had a spike in requests.",
+    "Could you share the order number, please?",
+    "Done ✅ the refund is on its way (3–5 days)",
+    '=HYPERLINK("http://example.invalid","status")',
+    "Regards,\nSupport team",
+]
+BOT_MESSAGES = [
+    "Welcome! Choose an option: 1) Orders 2) Billing 3) Talk to a person",
+    "Please enter your order ID",
+    "Thanks, an agent will join shortly.",
+    "How would you rate us, 1 to 5?",
+    "@here new lead",
+]
 NOTE_BODIES = [
     "Customer called back, waiting on courier.",
     "Escalated to billing; refund approved.",
