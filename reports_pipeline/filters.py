@@ -9,7 +9,7 @@ A report type declares its filters as a `ReportFilters` subclass whose fields ca
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from functools import reduce
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -295,9 +295,11 @@ class ReportFilters(StrictModel):
     per organisation), so `compile` skips fields without an `On` marker.
     """
 
-    def compile(self, tz: str) -> list[pl.Expr]:
+    def compile(self, tz: str, fields: Collection[str] | None = None) -> list[pl.Expr]:
         exprs = []
         for name, info in type(self).model_fields.items():
+            if fields is not None and name not in fields:
+                continue
             value = getattr(self, name)
             marker = next((m for m in info.metadata if isinstance(m, On)), None)
             if value is None or marker is None:
@@ -305,8 +307,9 @@ class ReportFilters(StrictModel):
             exprs.append(_compile_field(value, marker.columns, tz))
         return exprs
 
-    def where(self, tz: str) -> pl.Expr:
-        return _all(self.compile(tz))
+    def where(self, tz: str, fields: Collection[str] | None = None) -> pl.Expr:
+        """All filters (or those named in `fields`) as one expression."""
+        return _all(self.compile(tz, fields))
 
     def date_ranges(self) -> Iterator[tuple[str, DateRange]]:
         for name in type(self).model_fields:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,19 @@ from warehouse.tables import TABLES, org_table_glob, table_glob
 
 ORG_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 _ORG_ID = re.compile(ORG_ID_PATTERN)
+
+
+@dataclass(frozen=True)
+class Prefilter:
+    """A condition on a table's own columns that rows must meet to be sliced at all: our
+    constant SQL text over named parameters (never user text), and the values to bind.
+    It may keep more rows than the export's filters do, never fewer."""
+
+    sql: str = "TRUE"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+EVERY_ROW = Prefilter()
 
 
 @dataclass(frozen=True)
@@ -133,8 +146,10 @@ class ReplicaReader:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
         self._declared.add(name)
 
-    def slices(self, table: str, ts: str, key: str, size: int) -> Iterator[Slice]:
-        """Cut the table into slices of `size` rows in (ts, key) order.
+    def slices(
+        self, table: str, ts: str, key: str, size: int, keep: Prefilter = EVERY_ROW
+    ) -> Iterator[Slice]:
+        """Cut the table's rows that `keep` keeps into slices of `size` in (ts, key) order.
 
         DuckDB numbers the rows and returns only each slice's first and last (ts, key), so
         memory does not grow with the organisation (it spills the sort past its limit).
@@ -144,22 +159,25 @@ class ReplicaReader:
             f"""WITH numbered AS (
                     SELECT {ts} AS ts, {key} AS key,
                            (row_number() OVER (ORDER BY {ts}, {key}) - 1) // $size AS part
-                    FROM {table})
+                    FROM {table} WHERE {keep.sql})
                 SELECT first(ts ORDER BY ts, key) AS first_ts,
                        first(key ORDER BY ts, key) AS first_key,
                        last(ts ORDER BY ts, key) AS last_ts,
                        last(key ORDER BY ts, key) AS last_key
                 FROM numbered GROUP BY part ORDER BY part""",  # noqa: S608 - our names
-            {"size": size},
+            {"size": size, **keep.params},
         )
         for first_ts, first_key, last_ts, last_key in bounds.iter_rows():
             yield Slice(first=(first_ts, first_key), last=(last_ts, last_key))
 
-    def slice_rows(self, table: str, ts: str, key: str, part: Slice) -> pl.DataFrame:
-        """The table's rows inside `part`, sorted in export order."""
+    def slice_rows(
+        self, table: str, ts: str, key: str, part: Slice, keep: Prefilter = EVERY_ROW
+    ) -> pl.DataFrame:
+        """The table's rows inside `part` that `keep` keeps, sorted in export order."""
         rows = self.query(
             table,
-            f"SELECT * FROM {table} WHERE {ts} BETWEEN ? AND ?",  # noqa: S608 - our names
-            [part.first[0], part.last[0]],
+            f"SELECT * FROM {table} "  # noqa: S608 - our names
+            f"WHERE {ts} BETWEEN $slice_first AND $slice_last AND ({keep.sql})",
+            {"slice_first": part.first[0], "slice_last": part.last[0], **keep.params},
         )
         return rows.filter(part.where(ts, key)).sort(ts, key)

@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from reports_pipeline.filters import ReportFilters
-from reports_pipeline.replica import ReplicaReader, Slice
+from reports_pipeline.replica import EVERY_ROW, Prefilter, ReplicaReader, Slice
 
 
 @dataclass
@@ -73,18 +73,20 @@ def sliced_export(
     enrich: Callable[[pl.DataFrame], pl.DataFrame],
     where: pl.Expr,
     columns: dict[str, pl.Expr],
+    keep: Prefilter = EVERY_ROW,
 ) -> Export:
     """The export of a table read slice by slice in `order` (table, timestamp, id): each
-    slice is enriched with its own related rows, filtered, and cut to the columns."""
+    slice is enriched with its own related rows, filtered, and cut to the columns. Only
+    rows `keep` keeps are sliced and enriched at all."""
     table, ts, key = order
 
     def batch(part: Slice) -> pl.DataFrame:
-        frame = enrich(reader.slice_rows(table, ts, key, part))
+        frame = enrich(reader.slice_rows(table, ts, key, part, keep))
         return select_columns(frame.filter(where).sort(ts, key), columns)
 
     def batches() -> Iterator[pl.DataFrame]:
         # One call per slice, so its enriched frame is freed before the batch is yielded.
-        for part in reader.slices(table, ts, key, slice_rows):
+        for part in reader.slices(table, ts, key, slice_rows, keep):
             yield batch(part)
 
     return Export(list(columns), batches())

@@ -7,6 +7,7 @@ stays flat whatever the size of the organisation.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from typing import Annotated, Any, Literal
 
 import polars as pl
@@ -23,7 +24,7 @@ from reports_pipeline.filters import (
     TextSetFilter,
     options,
 )
-from reports_pipeline.replica import ReplicaReader
+from reports_pipeline.replica import EVERY_ROW, Prefilter, ReplicaReader
 from reports_pipeline.reports import custom_fields
 from reports_pipeline.reports.base import Export, ReportType, sliced_export
 
@@ -207,6 +208,28 @@ PIECES = tuple(
     )
     for sql in PIECES_SQL
 )
+# The columns each piece adds, in PIECES' order: an export that needs none of them (the
+# message export choosing chats by a few filters) skips the piece.
+PIECE_COLUMNS: tuple[frozenset[str], ...] = tuple(
+    frozenset(columns.split())
+    for columns in (
+        "contact_id contact_name contact_phone contact_email has_contacts",
+        "assignee_ids assignees assignee_name assignee_email",
+        "team_ids teams",
+        "label_ids labels",
+        "external_items",
+        "notes_count notes_summary has_notes",
+        "tickets_count open_tickets tickets_summary has_tickets has_open_tickets",
+        "bot_session goal_ids goals milestones tracker_values",
+        "first_response_s average_response_s",
+    )
+)
+# Flags worked out from a piece's counts.
+DERIVED = {
+    "has_notes": pl.col("notes_count") > 0,
+    "has_tickets": pl.col("tickets_count") > 0,
+    "has_open_tickets": pl.col("open_tickets") > 0,
+}
 # A chat no piece mentions has none of these: zero counts, false flags.
 ABSENT_MEANS = {
     "has_contacts": False,
@@ -239,8 +262,11 @@ SLICE_TABLES = (
 )
 
 
-def slice_frame(reader: ReplicaReader, chats: pl.DataFrame) -> pl.DataFrame:
-    """The slice's chats with every related column, one query per piece."""
+def slice_frame(
+    reader: ReplicaReader, chats: pl.DataFrame, needed: Collection[str] | None = None
+) -> pl.DataFrame:
+    """The slice's chats with every related column (or those `needed`), one query per
+    piece."""
     ids = chats["chat_id"]
     values = {
         "lo": ids.min(),
@@ -249,15 +275,22 @@ def slice_frame(reader: ReplicaReader, chats: pl.DataFrame) -> pl.DataFrame:
         "note_chars": NOTE_CHARS,
     }
     frame = reader.query(SLICE_TABLES, CHATS_SQL, c=chats)
-    for sql in PIECES:
-        piece = reader.query(SLICE_TABLES, sql, _params(sql, values), c=chats)
-        frame = frame.join(piece, on="chat_id", how="left")
-    frame = frame.with_columns(pl.col(name).fill_null(v) for name, v in ABSENT_MEANS.items())
-    return frame.with_columns(
-        has_notes=pl.col("notes_count") > 0,
-        has_tickets=pl.col("tickets_count") > 0,
-        has_open_tickets=pl.col("open_tickets") > 0,
+    for sql, columns in zip(PIECES, PIECE_COLUMNS, strict=True):
+        if needed is None or not columns.isdisjoint(needed):
+            piece = reader.query(SLICE_TABLES, sql, _params(sql, values), c=chats)
+            frame = frame.join(piece, on="chat_id", how="left")
+    present = set(frame.columns)
+    frame = frame.with_columns(
+        pl.col(name).fill_null(v) for name, v in ABSENT_MEANS.items() if name in present
     )
+    return frame.with_columns(
+        expr.alias(name) for name, expr in DERIVED.items() if set(expr.meta.root_names()) <= present
+    )
+
+
+def _read_by(exprs: Sequence[pl.Expr]) -> set[str]:
+    """The frame columns the expressions read."""
+    return set().union(*(expr.meta.root_names() for expr in exprs))
 
 
 def _params(sql: str, values: dict[str, Any]) -> dict[str, Any]:
@@ -265,18 +298,37 @@ def _params(sql: str, values: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in values.items() if f"${name}" in sql}
 
 
-def build(reader: ReplicaReader, filters: ChatFilters, tz: str, slice_rows: int) -> Export:
+def build(
+    reader: ReplicaReader,
+    filters: ChatFilters,
+    tz: str,
+    slice_rows: int,
+    *,
+    keep: Prefilter = EVERY_ROW,
+    only: Sequence[str] | None = None,
+) -> Export:
+    """The chat export. For the message export, which chooses chats with it: `keep`
+    narrows the chats considered before any is enriched, and `only` (headers) limits the
+    columns, so only the related rows those columns and the active filters read are read."""
     fields = custom_fields.active_fields(reader)
     columns = headed(fixed(HEAD_COLUMNS) + custom_fields.columns(fields) + fixed(TAIL_COLUMNS))
+    if only is not None:
+        columns = {header: columns[header] for header in only}
     where = filters.where(tz) & custom_fields.predicates_expr(filters.contact_custom_fields, fields)
+    needed = None if only is None else _read_by([*columns.values(), where])
+    with_values = needed is None or any(c.startswith(custom_fields.PREFIX) for c in needed)
+    if needed is not None and with_values:
+        needed.add("contact_id")  # custom-field values are the primary contact's
 
     def enrich(chats: pl.DataFrame) -> pl.DataFrame:
-        frame = slice_frame(reader, chats)
+        frame = slice_frame(reader, chats, needed)
+        if not with_values:
+            return frame
         values = custom_fields.values_for(reader, frame["contact_id"], fields)
         return frame.join(values, on="contact_id", how="left")
 
     return sliced_export(
-        reader, ("chats", "created_at", "chat_id"), slice_rows, enrich, where, columns
+        reader, ("chats", "created_at", "chat_id"), slice_rows, enrich, where, columns, keep
     )
 
 
