@@ -23,7 +23,7 @@ from pydantic import (
 from reports_pipeline.filters import ReportFilters, StrictModel
 from reports_pipeline.reports import REPORT_TYPES
 
-ReportTypeName = Literal["chat", "contact", "ticket", "call_log", "goal"]
+ReportTypeName = Literal["chat", "contact", "ticket", "call_log", "goal", "message"]
 FileFormat = Literal["csv"]
 MAX_PURPOSE = 500
 

@@ -8,23 +8,33 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import pytest
 import sqlalchemy as sa
+from dagster_aws.s3 import S3Resource
 from fastapi.testclient import TestClient
 
 from api.config import ApiSettings
 from api.main import create_app
 from api.tokens import mint
 from devstack import Ports, Stack
-from reports_pipeline.job_table import JobTable, make_engine, migrate
+from reports_pipeline.definitions import defs
+from reports_pipeline.export import run_config, run_tags
+from reports_pipeline.job_table import JobTable, ReportRow, Requester, Status, make_engine, migrate
+from reports_pipeline.request import parse_request
+from reports_pipeline.resources import JobTableResource, ReplicaResource, ReportStoreResource
 from reports_pipeline.storage import ReportStore, make_s3_client
+from warehouse.catalog import open_catalog
 from warehouse.generate import ReplicaSpec, generate
 
 POSTGRES_URL = os.environ.get(
@@ -181,3 +191,79 @@ def e2e_stack(
         yield stack
     finally:
         stack.stop()
+
+
+# ---------------------------------------------------------------- real export runs
+
+ORG = "org_001"
+Rows = list[dict[str, str]]
+
+
+class Exported:
+    def __init__(self, report: ReportRow, raw: bytes) -> None:
+        self.report = report
+        self.raw = raw
+        text = raw.decode("utf-8-sig")
+        reader = csv.reader(io.StringIO(text, newline=""))
+        self.header = next(reader, [])
+        self.rows: Rows = [dict(zip(self.header, r, strict=True)) for r in reader]
+
+
+@pytest.fixture(scope="session")
+def catalog(replica: Path) -> duckdb.DuckDBPyConnection:
+    return open_catalog(replica)
+
+
+@pytest.fixture
+def export_job_table(tmp_path: Path) -> JobTableResource:
+    database_url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    migrate(make_engine(database_url))
+    return JobTableResource(database_url=database_url)
+
+
+@pytest.fixture
+def export(
+    replica: Path, store: ReportStore, s3_server: Stack, export_job_table: JobTableResource
+) -> Callable[..., Exported]:
+    table, lifecycle = export_job_table.table, export_job_table.lifecycle
+    s3 = S3Resource(
+        endpoint_url=s3_server.s3_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        max_attempts=1,
+    )
+
+    def run(
+        report_type: str,
+        filters: dict[str, Any] | None = None,
+        tz: str = "UTC",
+        org: str = ORG,
+        expect_success: bool = True,
+        slice_rows: int = 500,
+        store_class: type[ReportStoreResource] = ReportStoreResource,
+    ) -> Exported:
+        resources = {
+            "replica": ReplicaResource(root=str(replica), slice_rows=slice_rows),
+            "store": store_class(s3=s3, bucket=store.bucket),
+            "job_table": export_job_table,
+        }
+        request = parse_request({"type": report_type, "filters": filters or {}, "timezone": tz})
+        report = lifecycle.request(org, request, Requester("u"))
+        result = defs.resolve_job_def("export_report").execute_in_process(
+            run_config=run_config(report.id),
+            tags=run_tags(report),
+            resources=resources,
+            raise_on_error=False,
+        )
+        assert result.success is expect_success
+        finished = table.get(org, report.id)
+        assert finished is not None
+        if not expect_success:
+            return Exported(finished, b"")
+        assert finished.status is Status.COMPLETED, finished.error
+        body = store.client.get_object(Bucket=store.bucket, Key=finished.object_key)["Body"].read()
+        assert finished.file_size_bytes == len(body)
+        return Exported(finished, body)
+
+    return run

@@ -318,7 +318,7 @@ def test_openapi_documents_the_contract(api: TestClient) -> None:
     post = spec["paths"]["/api/wp-crm/reports/{organisationId}"]["post"]
     assert post["tags"] == ["Reports"]
     examples = post["requestBody"]["content"]["application/json"]["examples"]
-    assert set(examples) == {"chat", "contact", "ticket", "call_log", "goal"}
+    assert set(examples) == {"chat", "contact", "ticket", "call_log", "goal", "message"}
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
     cancel = spec["paths"]["/api/wp-crm/reports/{organisationId}/{reportId}/cancel"]["post"]
     assert {"200", "404", "409"} <= set(cancel["responses"])

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from reports_pipeline.reports import call_log, chat, contact, goal, ticket
+from reports_pipeline.reports import call_log, chat, contact, goal, message, ticket
 from reports_pipeline.reports.base import Export, ReportType
 
 REPORT_TYPES: dict[str, ReportType] = {
-    t.name: t for t in (chat.REPORT, contact.REPORT, ticket.REPORT, call_log.REPORT, goal.REPORT)
+    t.name: t
+    for t in (
+        chat.REPORT,
+        contact.REPORT,
+        ticket.REPORT,
+        call_log.REPORT,
+        goal.REPORT,
+        message.REPORT,
+    )
 }
 
 __all__ = ["REPORT_TYPES", "Export", "ReportType"]

@@ -1,0 +1,166 @@
+"""message: conversation transcripts, one row per message (spec/reports.md, "message").
+
+The chats are chosen exactly as the chat export chooses them (its filters, its order):
+this type reads the chat export's batches and, for each, the messages of those chats.
+Positions and response times are worked out over a chat's whole conversation before the
+message filters apply, so filtering never changes them. With a `sent` range, only chats
+that can have a message in it (created before its end, last message after its start) are
+considered at all, so a week's transcripts do not read years of chats.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import polars as pl
+
+from reports_pipeline.filters import DateRange, On, SetFilter, Text, options
+from reports_pipeline.replica import EVERY_ROW, Prefilter, ReplicaReader
+from reports_pipeline.reports import chat
+from reports_pipeline.reports.base import Export, ReportType, rows_for, select_columns
+
+SenderType = Literal["customer", "agent", "bot"]
+SENDER_TYPES = {"user": "customer", "agent": "agent", "bot": "bot"}
+BOT_NAME = "Bot"
+
+
+class MessageFilters(chat.ChatFilters):
+    sent: Annotated[DateRange | None, On("sent_at")] = None
+    sender_types: Annotated[SetFilter[SenderType] | None, On("sender_type")] = None
+    senders: Annotated[SetFilter[int] | None, On("member_id"), options("members")] = None
+    text: Annotated[Text | None, On("text")] = None
+
+    def chat_filters(self) -> chat.ChatFilters:
+        """The filters that choose the chats, as the chat export reads them."""
+        values = {name: getattr(self, name) for name in chat.ChatFilters.model_fields}
+        return chat.ChatFilters.model_construct(**values)
+
+
+MESSAGE_FIELDS = frozenset(MessageFilters.model_fields) - frozenset(chat.ChatFilters.model_fields)
+
+COLUMNS: dict[str, pl.Expr] = {
+    "Message ID": pl.col("message_id"),
+    "Chat ID": pl.col("chat_id"),
+    "Chat Name": pl.col("chat_name"),
+    "Channel": pl.col("channel"),
+    "Contact ID": pl.col("contact_id"),
+    "Contact Name": pl.col("contact_name"),
+    "Position": pl.col("position"),
+    "Sent At": pl.col("sent_at"),
+    "Sender Type": pl.col("sender_type"),
+    "Sender ID": pl.col("sender_id"),
+    "Sender Name": pl.col("sender_name"),
+    "Text": pl.col("text"),
+    "Response Time (s)": pl.col("response_s"),
+}
+# What each message needs from its chat, under the chat export's headers.
+CHAT_COLUMNS = {
+    "Chat ID": "chat_id",
+    "Chat Name": "chat_name",
+    "Channel": "channel",
+    "Contact ID": "contact_id",
+    "Contact Name": "contact_name",
+}
+
+
+def sent_window(sent: DateRange | None, tz: str) -> Prefilter:
+    """Chats that can hold a message sent inside `sent`: a message lies between its chat's
+    creation and its last message."""
+    if sent is None:
+        return EVERY_ROW
+    parts, params = [], {}
+    if sent.from_ is not None:
+        parts.append("last_message_at >= $sent_start")
+        params["sent_start"] = sent.start(tz)
+    if sent.to is not None and (end := sent.end(tz)) is not None:
+        parts.append("created_at <= $sent_end")
+        params["sent_end"] = end
+    return Prefilter(" AND ".join(parts) or "TRUE", params)
+
+
+def with_response_times(messages: pl.DataFrame) -> pl.DataFrame:
+    """Position, and the response time of each agent or bot message that answers a
+    customer waiting for a reply: seconds since the first customer message of that wait
+    (the chat export's first and average response times are made of the same waits)."""
+    after_customer = (pl.col("sender").shift(1) == "user").fill_null(False)
+    opens_wait = (pl.col("sender") == "user") & ~after_customer
+    since = pl.when(opens_wait).then(pl.col("sent_at")).forward_fill()
+    answers = (pl.col("sender") != "user") & after_customer
+    return messages.sort("chat_id", "sent_at", "message_id").with_columns(
+        position=(pl.int_range(pl.len()) + 1).over("chat_id"),
+        response_s=pl.when(answers.over("chat_id"))
+        .then((pl.col("sent_at") - since.over("chat_id")).dt.total_seconds())
+        .cast(pl.Int64),
+    )
+
+
+def build(reader: ReplicaReader, filters: MessageFilters, tz: str, slice_rows: int) -> Export:
+    chats = chat.build(
+        reader,
+        filters.chat_filters(),
+        tz,
+        slice_rows,
+        keep=sent_window(filters.sent, tz),
+        only=list(CHAT_COLUMNS),
+    )
+    members = reader.query(
+        "team_members", "SELECT member_id, name AS member_name FROM team_members"
+    )
+    where = filters.where(tz, MESSAGE_FIELDS)
+
+    def transcripts(batch: pl.DataFrame) -> pl.DataFrame:
+        chosen = batch.select(
+            pl.col(header).alias(name) for header, name in CHAT_COLUMNS.items()
+        ).with_row_index("chat_rank")
+        said = rows_for(
+            reader,
+            "messages",
+            "chat_id",
+            chosen["chat_id"],
+            "message_id, chat_id, sender, member_id, sent_at, text",
+        )
+        frame = (
+            with_response_times(said)
+            .join(chosen, on="chat_id")
+            .join(members, on="member_id", how="left")
+            .with_columns(
+                sender_type=pl.col("sender").replace_strict(SENDER_TYPES),
+                sender_id=pl.when(pl.col("sender") == "user")
+                .then(pl.col("contact_id"))
+                .otherwise(pl.col("member_id")),
+                sender_name=pl.when(pl.col("sender") == "user")
+                .then(pl.col("contact_name"))
+                .when(pl.col("sender") == "agent")
+                .then(pl.col("member_name"))
+                .otherwise(pl.lit(BOT_NAME)),
+            )
+        )
+        return select_columns(
+            frame.filter(where).sort("chat_rank", "sent_at", "message_id"), COLUMNS
+        )
+
+    def batches():  # type: ignore[no-untyped-def]
+        for batch in chats.batches:
+            if batch.height:
+                yield transcripts(batch)
+
+    return Export(list(COLUMNS), batches())
+
+
+REPORT = ReportType(
+    name="message",
+    label="Message",
+    description="Conversation transcripts: every message of the chosen chats, with who sent "
+    "it and how long the customer waited for the reply.",
+    filters=MessageFilters,
+    build=build,
+    example={
+        "type": "message",
+        "filters": {
+            "high_priority": True,
+            "sent": {"from": "2026-11-01", "to": "2026-11-07"},
+            "sender_types": {"values": ["customer", "agent"]},
+        },
+        "timezone": "Asia/Kolkata",
+    },
+)
