@@ -18,7 +18,7 @@ from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.storage import ReportStore, make_s3_client
 
 DESCRIPTION = """
-On-demand CSV exports of the CRM's Chat, Contact, Ticket, Call-Log and Goal data.
+On-demand CSV exports of the CRM's Chat, Contact, Ticket, Call-Log, Goal and Message data.
 Request an export, poll it, then fetch a one-hour download link; cancel it while it runs.
 Every call needs `Authorization: Bearer <JWT>` with `sub`, `org_id`, `role` and `exp`.
 """

@@ -1,12 +1,12 @@
-"""Chat-export benchmark: the pipeline against the two ceilings, side by side in one run.
+"""Export benchmark: the pipeline against the two ceilings, side by side in one run.
 
-    python -m bench.export_bench --sizes 1000000 5000000 [--keep-replicas]
+    python -m bench.export_bench --sizes 1000000 5000000 [--types chat message] [--keep-replicas]
 
 For each size it generates a one-organisation replica, then measures, each in a fresh
 process so peak RSS is that measurement's own:
 
 - pipeline: the real `export_report` job (execute_in_process) streaming to the S3 server;
-- copy:     DuckDB `COPY (the chat rows) TO` a local CSV — the query engine's ceiling;
+- copy:     DuckDB `COPY (the same rows) TO` a local CSV — the query engine's ceiling;
 - upload:   a plain multipart upload of the same number of bytes — the store's ceiling.
 
 It prints rows/s, MB/s, peak RSS and pipeline rate / min(ceilings).
@@ -33,9 +33,32 @@ ORG = "org_001"
 # The engine's ceiling on the same rows: the chat export's own slice query, run once over
 # the whole organisation and written by DuckDB's COPY (no slicing, no Python in the loop).
 COPY_SQL = "COPY (SELECT * FROM ({query}) ORDER BY created_at, chat_id) TO '{target}' (HEADER)"
+# The same for the message export: every message with its chat, contact, sender, position
+# and response time, in the export's order, in one query.
+MESSAGE_COPY_SQL = """COPY (
+    WITH said AS (
+        SELECT m.*, lag(m.sender) OVER w = 'user' AS after_user, row_number() OVER w AS position
+        FROM messages m WINDOW w AS (PARTITION BY m.chat_id ORDER BY m.sent_at, m.message_id)),
+    waiting AS (
+        SELECT *, last_value(CASE WHEN sender = 'user' AND NOT coalesce(after_user, false)
+                                  THEN sent_at END IGNORE NULLS)
+                  OVER (PARTITION BY chat_id ORDER BY sent_at, message_id
+                        ROWS UNBOUNDED PRECEDING) AS since
+        FROM said)
+    SELECT w.message_id, w.chat_id, c.name, ch.name AS channel, cc.contact_id, p.name AS contact,
+           w.position, w.sent_at, w.sender, w.member_id, tm.name AS member, w.text,
+           CASE WHEN w.sender <> 'user' AND w.after_user
+                THEN epoch(w.sent_at - w.since)::BIGINT END AS response_s
+    FROM waiting w JOIN chats c USING (chat_id) LEFT JOIN channels ch USING (channel_id)
+    LEFT JOIN chat_contacts cc ON cc.chat_id = w.chat_id AND cc.is_primary
+    LEFT JOIN contacts p ON p.contact_id = cc.contact_id
+    LEFT JOIN team_members tm ON tm.member_id = w.member_id
+    ORDER BY c.created_at, c.chat_id, w.sent_at, w.message_id) TO '{target}' (HEADER)"""
 
 
-def measure_pipeline(replica: str, s3_url: str, workdir: str) -> dict[str, float]:
+def measure_pipeline(
+    replica: str, s3_url: str, workdir: str, report_type: str = "chat"
+) -> dict[str, float]:
     from dagster_aws.s3 import S3Resource
 
     from reports_pipeline.definitions import defs
@@ -52,7 +75,7 @@ def measure_pipeline(replica: str, s3_url: str, workdir: str) -> dict[str, float
     url = f"sqlite:///{workdir}/jobs.db"
     migrate(make_engine(url))
     report = Lifecycle(make_engine(url)).request(
-        ORG, parse_request({"type": "chat"}), Requester("bench")
+        ORG, parse_request({"type": report_type}), Requester("bench")
     )
     resources = {
         "replica": ReplicaResource(root=replica),
@@ -74,7 +97,7 @@ def measure_pipeline(replica: str, s3_url: str, workdir: str) -> dict[str, float
     return {"rows": done.row_count, "bytes": done.file_size_bytes, "seconds": elapsed}
 
 
-def measure_copy(replica: str, workdir: str) -> dict[str, float]:
+def measure_copy(replica: str, workdir: str, report_type: str = "chat") -> dict[str, float]:
     from reports_pipeline.replica import ReplicaReader
     from reports_pipeline.reports.chat import CHATS_SQL, PIECES, SLICE_TABLES
 
@@ -82,6 +105,14 @@ def measure_copy(replica: str, workdir: str) -> dict[str, float]:
     reader = ReplicaReader(Path(replica), ORG, memory_limit="4GB")
     for table in (*SLICE_TABLES, "chats"):
         reader._declare(table)  # noqa: SLF001 - the benchmark borrows the reader's views
+    if report_type == "message":
+        started = time.monotonic()
+        reader.con.execute(MESSAGE_COPY_SQL.format(target=target))  # our own text and path
+        elapsed = time.monotonic() - started
+        rows = int(reader.con.execute("SELECT count(*) FROM messages").fetchall()[0][0])
+        size = target.stat().st_size
+        target.unlink()
+        return {"rows": rows, "bytes": size, "seconds": elapsed}
     reader.con.execute("CREATE VIEW c AS SELECT * FROM chats")
     # The export's own pieces as one query: every chat joined to every piece.
     query = (
@@ -171,6 +202,7 @@ def clear_bucket(stack: Stack) -> None:
 
 def print_size(
     size: int,
+    report_type: str,
     pipeline: dict[str, float],
     copy: dict[str, float] | None,
     upload: dict[str, float] | None,
@@ -183,26 +215,30 @@ def print_size(
         if m is None:
             rates[name] = pipeline["bytes"] / timeout / 1e6
             print(
-                f"| {size:,} | {name} | failed or over {timeout:.0f} s | | | |",
+                f"| {size:,} | {report_type} | {name} | failed or over {timeout:.0f} s | | | |",
                 flush=True,
             )
             continue
         rates[name] = m["bytes"] / m["seconds"] / 1e6
         rows = f"{m['rows'] / m['seconds']:,.0f}" if m["rows"] else "—"
         print(
-            f"| {size:,} | {name} | {rows} | {rates[name]:.1f} "
+            f"| {size:,} | {report_type} | {name} | {rows} | {rates[name]:.1f} "
             f"| {m['peak_rss_mb']:.0f} | {m['seconds']:.1f} |",
             flush=True,
         )
     ratio = rates["pipeline"] / min(rates["duckdb COPY"], rates["plain upload"])
     bound = "≥ " if copy is None or upload is None else ""
-    print(f"| {size:,} | **ratio** pipeline / min(ceilings) | | **{bound}{ratio:.2f}** | | |")
+    print(
+        f"| {size:,} | {report_type} | **ratio** pipeline / min(ceilings) "
+        f"| | **{bound}{ratio:.2f}** | | |"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--work", type=Path, default=Path(".local/bench"))
+    parser.add_argument("--types", nargs="+", default=["chat"], choices=["chat", "message"])
     parser.add_argument("--keep-replicas", action="store_true")
     parser.add_argument(
         "--ceiling-timeout",
@@ -220,22 +256,25 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     stack = Stack(home=args.work, replica=args.work, ports=Ports.free(), bucket=BUCKET)
     stack.start_s3()
-    print("| chats | measurement | rows/s | MB/s | peak RSS MB | seconds |")
-    print("|---:|---|---:|---:|---:|---:|")
+    print("| chats | export | measurement | rows/s | MB/s | peak RSS MB | seconds |")
+    print("|---:|---|---|---:|---:|---:|---:|")
     try:
         for size in args.sizes:
             replica = args.work / f"replica-{size}"
             if not (replica / "replica.duckdb").exists():
                 generate(replica, ReplicaSpec(orgs=1, chats_per_org=size, seed=1))
-            with tempfile.TemporaryDirectory(dir=args.work) as workdir:
-                pipeline = child("pipeline", [str(replica.resolve()), stack.s3_url, workdir])
-                assert pipeline is not None
-                clear_bucket(stack)
-                size_arg = str(int(pipeline["bytes"]))
-                copy = child("copy", [str(replica.resolve()), workdir], args.ceiling_timeout)
-                upload = child("upload", [stack.s3_url, size_arg], args.ceiling_timeout)
-                clear_bucket(stack)
-            print_size(size, pipeline, copy, upload, args.ceiling_timeout)
+            for kind in args.types:
+                with tempfile.TemporaryDirectory(dir=args.work) as workdir:
+                    where = [str(replica.resolve()), stack.s3_url, workdir, kind]
+                    pipeline = child("pipeline", where)
+                    assert pipeline is not None
+                    clear_bucket(stack)
+                    size_arg = str(int(pipeline["bytes"]))
+                    copy_args = [str(replica.resolve()), workdir, kind]
+                    copy = child("copy", copy_args, args.ceiling_timeout)
+                    upload = child("upload", [stack.s3_url, size_arg], args.ceiling_timeout)
+                    clear_bucket(stack)
+                print_size(size, kind, pipeline, copy, upload, args.ceiling_timeout)
             if not args.keep_replicas:
                 shutil.rmtree(replica)
     finally:

@@ -200,3 +200,11 @@ def test_refreshing_the_list_keeps_the_pages_loaded_with_more(page: Page, e2e_st
     finally:
         httpx.post(f"{base}/{pending}/cancel", headers=headers)
         e2e_stack.start_dagster()
+
+
+def test_the_page_offers_message_exports_with_their_filters(page: Page, e2e_stack: Stack) -> None:
+    open_as(page, e2e_stack, token(ORG, "admin", "page-admin"))
+    page.get_by_role("radio", name=re.compile(r"^Message\b")).check()
+    for name in ("sent", "sender_types", "senders", "text", "high_priority", "labels"):
+        expect(page.locator(f"[data-filter={name}]")).to_be_visible()
+    page.screenshot(path=SHOTS / "10-message-filters.png", full_page=True)

@@ -11,6 +11,7 @@ const TYPES = [
   { name: "ticket", label: "Ticket", schema: "TicketReportCreate" },
   { name: "call_log", label: "Call Log", schema: "CallLogReportCreate" },
   { name: "goal", label: "Goal", schema: "GoalReportCreate" },
+  { name: "message", label: "Message", schema: "MessageReportCreate" },
 ];
 const OPS = ["eq", "neq", "contains", "in", "not_in", "exists", "gt", "gte", "lt", "lte"];
 
