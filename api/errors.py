@@ -107,9 +107,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        code = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}.get(
-            error.status_code, "http_error"
-        )
+        if error.status_code == 400:
+            # FastAPI's answer to a JSON body it cannot even decode (bytes that are not
+            # UTF-8, NULs): an invalid body, which the contract answers with 422.
+            unreadable = {"type": "json_invalid", "loc": ["body"], "msg": "Body is not JSON"}
+            return JSONResponse(error_body("validation_error", [unreadable]), status_code=422)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
         return JSONResponse(
             error_body(code, error.detail), status_code=error.status_code, headers=error.headers
         )

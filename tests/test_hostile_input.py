@@ -114,11 +114,22 @@ def test_impossible_values_are_422_naming_the_field(api: TestClient, body: dict,
     assert any(loc_[2 : 2 + len(loc)] == loc for loc_ in locations), locations
 
 
-def test_deeply_nested_json_is_refused_cleanly(api: TestClient) -> None:
-    nested = "[" * 5_000 + "]" * 5_000  # deeper than Python's JSON parser recurses
-    answer = api.post(BASE, content=nested, headers={**auth(), "content-type": "application/json"})
-    assert answer.status_code == 400
-    assert answer.json() == {"detail": "There was an error parsing the body", "code": "bad_request"}
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 5_000 + "]" * 5_000,  # deeper than Python's JSON parser recurses
+        b"\x00\x00\x00\x00\x00",  # no JSON text in any encoding
+    ],
+)
+def test_a_body_that_cannot_be_decoded_is_a_422_on_the_body(
+    api: TestClient, body: str | bytes
+) -> None:
+    answer = api.post(BASE, content=body, headers={**auth(), "content-type": "application/json"})
+    assert answer.status_code == 422
+    assert answer.json() == {
+        "detail": [{"type": "json_invalid", "loc": ["body"], "msg": "Body is not JSON"}],
+        "code": "validation_error",
+    }
 
 
 def test_malformed_json_is_a_422_not_a_500(api: TestClient) -> None:
