@@ -9,8 +9,8 @@ reconciler) stops writing and removes what it wrote.
 import contextlib
 import ctypes
 import time
-from collections.abc import Generator, Iterator
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC
 
 import polars as pl
 from dagster import (
@@ -24,7 +24,8 @@ from dagster import (
 )
 from pydantic import ValidationError
 
-from reports_pipeline.csv_writer import encode_batch, header_bytes
+from reports_pipeline.formats import FORMATS, FileOptions
+from reports_pipeline.formats.base import XLSX_SHEET_ROWS
 from reports_pipeline.job_table import ReportRow
 from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.prefetch import prefetched
@@ -49,6 +50,8 @@ class ExportConfig(Config):
     """The report to export; everything else is in its job row."""
 
     report_id: str
+    # Rows per XLSX sheet: Excel's limit, lower only to try the sheet break on a small export.
+    xlsx_sheet_rows: int = XLSX_SHEET_ROWS
 
 
 def run_config(report_id: str) -> dict:
@@ -66,9 +69,10 @@ def run_tags(report: ReportRow) -> dict[str, str]:
     }
 
 
-def file_name_for(report_type: str, report_id: str, created_at: datetime) -> str:
-    stamp = created_at.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
-    return f"{report_type.replace('_', '-')}-report-{stamp}-{report_id[:8]}.csv"
+def file_name_for(report: ReportRow) -> str:
+    stamp = report.created_at.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
+    extension = FORMATS[report.format].extension
+    return f"{report.type.replace('_', '-')}-report-{stamp}-{report.id[:8]}{extension}"
 
 
 class ExportFailed(Exception):
@@ -96,11 +100,17 @@ def export_op(
         return
     _release_large_buffers_on_free()
     started = time.monotonic()
-    file_name = file_name_for(report.type, report.id, report.created_at)
+    file_name = file_name_for(report)
     key = ReportStore.object_key(report.organisation_id, report.id, file_name)
     rows, files = _RowCounter(context, lifecycle, report.id), store.store()
     try:
-        result = _write(files, key, replica, report.organisation_id, _parse(report), rows)
+        request = _parse(report)
+        options = FileOptions(
+            timezone=request.timezone,
+            title=REPORT_TYPES[request.type].label,
+            sheet_rows=config.xlsx_sheet_rows,
+        )
+        result = _write(files, key, replica, report.organisation_id, request, options, rows)
         if not lifecycle.complete(
             report.id,
             run_id,
@@ -145,19 +155,21 @@ def _write(
     replica: ReplicaResource,
     organisation_id: str,
     request: RequestBase,
+    options: FileOptions,
     rows: "_RowCounter",
 ) -> UploadResult:
     """Stream the export into the store. Leaving, in this order: the encoder is closed, the
     prefetch thread is stopped and joined, and only then is the replica closed."""
+    file_format = FORMATS[request.format]
     with replica.open(organisation_id) as reader:
         export = _build_export(request, reader, replica.slice_rows)
         with (
             prefetched(export.batches) as batches,
             contextlib.closing(
-                _csv_chunks(export.columns, batches, request.timezone, rows)
+                file_format.encode(export.columns, _pieces(batches, rows), options)
             ) as chunks,
         ):
-            return store.upload_stream(key, chunks)
+            return store.upload_stream(key, chunks, content_type=file_format.content_type)
 
 
 def _build_export(request: RequestBase, reader: ReplicaReader, slice_rows: int) -> Export:
@@ -184,15 +196,15 @@ class _RowCounter:
             self.context.log.info(f"{self.total} rows written")
 
 
-def _csv_chunks(
-    columns: list[str], batches: Iterator[pl.DataFrame], tz: str, rows: "_RowCounter"
-) -> Generator[bytes, None, None]:
-    yield header_bytes(columns)
+def _pieces(batches: Iterator[pl.DataFrame], rows: "_RowCounter") -> Iterator[pl.DataFrame]:
+    """Each slice in pieces, counted as the encoder takes them: encoding a piece at a time
+    keeps its cells and bytes small in memory. An empty slice still passes, for its types."""
     for batch in batches:
-        # Encoding a slice in pieces keeps its text (cells, then bytes) small in memory.
+        if batch.height == 0:
+            yield batch
         for piece in batch.iter_slices(ENCODE_ROWS):
             rows.add(piece.height)
-            yield encode_batch(piece, tz)
+            yield piece
 
 
 def _release_large_buffers_on_free() -> None:

@@ -11,7 +11,7 @@ import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,13 @@ class Slice:
             (pl.col(ts) == self.last[0]) & (pl.col(key) <= self.last[1])
         )
         return after_first & before_last
+
+
+# A slice no row lies in (its first bound is after its last): its batch has the export's
+# columns and types, and no rows.
+NO_ROWS = Slice(
+    first=(datetime(9999, 12, 31, tzinfo=UTC), 0), last=(datetime(1, 1, 1, tzinfo=UTC), 0)
+)
 
 
 class _ArrowStream:

@@ -24,7 +24,7 @@ from reports_pipeline.filters import ReportFilters, StrictModel
 from reports_pipeline.reports import REPORT_TYPES
 
 ReportTypeName = Literal["chat", "contact", "ticket", "call_log", "goal", "message"]
-FileFormat = Literal["csv"]
+FileFormat = Literal["csv", "csv_gz", "xlsx", "parquet", "jsonl"]
 MAX_PURPOSE = 500
 
 

@@ -23,6 +23,7 @@ MIB = 1024 * 1024
 DEFAULT_PART_SIZE = 8 * MIB
 PARTS_IN_FLIGHT = 2
 DOWNLOAD_TTL = timedelta(hours=1)
+CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 
 
 class StoreUnavailable(Exception):
@@ -88,7 +89,9 @@ class ReportStore:
         except ClientError:
             self.client.create_bucket(Bucket=self.bucket)
 
-    def upload_stream(self, key: str, chunks: Iterable[bytes]) -> UploadResult:
+    def upload_stream(
+        self, key: str, chunks: Iterable[bytes], *, content_type: str = CSV_CONTENT_TYPE
+    ) -> UploadResult:
         """Upload `chunks` as one object in parts of `part_size`; abort on any error.
 
         Parts go up in background threads (at most `PARTS_IN_FLIGHT` at once) while the
@@ -96,7 +99,7 @@ class ReportStore:
         so a failed export never leaves a partial file behind.
         """
         upload_id = self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=key, ContentType="text/csv; charset=utf-8"
+            Bucket=self.bucket, Key=key, ContentType=content_type
         )["UploadId"]
         sent: list[Future[dict[str, Any]]] = []
         unchecked: set[Future[dict[str, Any]]] = set()
@@ -161,7 +164,9 @@ class ReportStore:
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
-    def presign_download(self, key: str, file_name: str) -> PresignedDownload:
+    def presign_download(
+        self, key: str, file_name: str, *, content_type: str = CSV_CONTENT_TYPE
+    ) -> PresignedDownload:
         """A GET URL valid for one hour that downloads as an attachment named `file_name`."""
         expires_at = datetime.now(UTC) + DOWNLOAD_TTL
         try:
@@ -171,7 +176,7 @@ class ReportStore:
                     "Bucket": self.bucket,
                     "Key": key,
                     "ResponseContentDisposition": f'attachment; filename="{file_name}"',
-                    "ResponseContentType": "text/csv; charset=utf-8",
+                    "ResponseContentType": content_type,
                 },
                 ExpiresIn=int(DOWNLOAD_TTL.total_seconds()),
             )

@@ -30,7 +30,16 @@ from api.tokens import mint
 from devstack import Ports, Stack
 from reports_pipeline.definitions import defs
 from reports_pipeline.export import run_config, run_tags
-from reports_pipeline.job_table import JobTable, ReportRow, Requester, Status, make_engine, migrate
+from reports_pipeline.job_table import (
+    JobTable,
+    ReportRow,
+    Requester,
+    Status,
+    make_engine,
+    migrate,
+    utcnow,
+)
+from reports_pipeline.lifecycle import RATE_LIMIT_WINDOW
 from reports_pipeline.request import parse_request
 from reports_pipeline.resources import JobTableResource, ReplicaResource, ReportStoreResource
 from reports_pipeline.storage import ReportStore, make_s3_client
@@ -200,13 +209,17 @@ Rows = list[dict[str, str]]
 
 
 class Exported:
+    """A finished export's job row and file (parsed when it is a CSV)."""
+
     def __init__(self, report: ReportRow, raw: bytes) -> None:
         self.report = report
         self.raw = raw
-        text = raw.decode("utf-8-sig")
-        reader = csv.reader(io.StringIO(text, newline=""))
-        self.header = next(reader, [])
-        self.rows: Rows = [dict(zip(self.header, r, strict=True)) for r in reader]
+        self.header: list[str] = []
+        self.rows: Rows = []
+        if report.format == "csv" and raw:
+            reader = csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""))
+            self.header = next(reader, [])
+            self.rows = [dict(zip(self.header, r, strict=True)) for r in reader]
 
 
 @pytest.fixture(scope="session")
@@ -226,6 +239,7 @@ def export(
     replica: Path, store: ReportStore, s3_server: Stack, export_job_table: JobTableResource
 ) -> Callable[..., Exported]:
     table, lifecycle = export_job_table.table, export_job_table.lifecycle
+    made: list[str] = []
     s3 = S3Resource(
         endpoint_url=s3_server.s3_url,
         region_name="us-east-1",
@@ -242,16 +256,27 @@ def export(
         expect_success: bool = True,
         slice_rows: int = 500,
         store_class: type[ReportStoreResource] = ReportStoreResource,
+        file_format: str = "csv",
+        xlsx_sheet_rows: int | None = None,
     ) -> Exported:
         resources = {
             "replica": ReplicaResource(root=str(replica), slice_rows=slice_rows),
             "store": store_class(s3=s3, bucket=store.bucket),
             "job_table": export_job_table,
         }
-        request = parse_request({"type": report_type, "filters": filters or {}, "timezone": tz})
-        report = lifecycle.request(org, request, Requester("u"))
+        request = parse_request(
+            {"type": report_type, "filters": filters or {}, "timezone": tz, "format": file_format}
+        )
+        # Each request as if made after the last one's rate-limit window: one test may
+        # export the same type several times (in several formats, say).
+        requested_at = utcnow() + RATE_LIMIT_WINDOW * len(made)
+        report = lifecycle.request(org, request, Requester("u"), now=requested_at)
+        made.append(report.id)
+        config = run_config(report.id)
+        if xlsx_sheet_rows:
+            config["ops"]["export"]["config"]["xlsx_sheet_rows"] = xlsx_sheet_rows
         result = defs.resolve_job_def("export_report").execute_in_process(
-            run_config=run_config(report.id),
+            run_config=config,
             tags=run_tags(report),
             resources=resources,
             raise_on_error=False,

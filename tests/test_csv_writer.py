@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from reports_pipeline.csv_writer import BOM, encode_batch, header_bytes
+from reports_pipeline.formats.csv import BOM, encode_batch, header_bytes
 
 
 def read(data: bytes) -> list[list[str]]:

@@ -512,8 +512,10 @@ def test_a_zombie_run_finishing_after_its_report_failed_leaves_it_failed_and_no_
             real = super().store()
             upload = real.upload_stream
 
-            def upload_then_lose_the_report(key: str, chunks: Iterator[bytes]) -> Any:
-                result = upload(key, chunks)
+            def upload_then_lose_the_report(
+                key: str, chunks: Iterator[bytes], **options: Any
+            ) -> Any:
+                result = upload(key, chunks, **options)
                 report = export_job_table.table.get_by_id(_report_id_of(key))
                 assert report is not None and report.dagster_run_id is not None
                 assert lifecycle.fail(
@@ -547,7 +549,7 @@ def test_a_cancel_while_the_run_writes_stops_the_stream_and_leaves_no_upload(
             real = super().store()
             upload = real.upload_stream
 
-            def upload_while_canceled(key: str, chunks: Iterator[bytes]) -> Any:
+            def upload_while_canceled(key: str, chunks: Iterator[bytes], **options: Any) -> Any:
                 def watched() -> Iterator[bytes]:
                     for chunk in chunks:
                         pulled.append(len(chunk))
@@ -556,7 +558,7 @@ def test_a_cancel_while_the_run_writes_stops_the_stream_and_leaves_no_upload(
                             assert lifecycle.cancel(org, report_id, Requester("admin-2"))
                         yield chunk
 
-                return upload(key, watched())
+                return upload(key, watched(), **options)
 
             real.upload_stream = upload_while_canceled  # type: ignore[method-assign]
             return real

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from reports_pipeline.csv_writer import guard_formula
+from reports_pipeline.formats.csv import guard_formula
 from reports_pipeline.replica import EVERY_ROW, ReplicaReader
 from reports_pipeline.reports import chat, message
 from reports_pipeline.request import parse_request

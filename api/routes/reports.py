@@ -26,6 +26,7 @@ from api.schemas import (
     ValidationErrorPublic,
 )
 from reports_pipeline import lifecycle as moves
+from reports_pipeline.formats import FORMATS
 from reports_pipeline.job_table import (
     InvalidCursor,
     JobTable,
@@ -205,7 +206,9 @@ def download_export(
     try:
         if not store.exists(report.object_key):
             raise errors.ReportFileGone()
-        link = store.presign_download(report.object_key, report.file_name)
+        link = store.presign_download(
+            report.object_key, report.file_name, content_type=FORMATS[report.format].content_type
+        )
     except StoreUnavailable:
         raise errors.DownloadUnavailable() from None
     return DownloadPublic(url=link.url, expires_at=link.expires_at, file_name=report.file_name)

@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from reports_pipeline.filters import ReportFilters
-from reports_pipeline.replica import EVERY_ROW, Prefilter, ReplicaReader, Slice
+from reports_pipeline.replica import EVERY_ROW, NO_ROWS, Prefilter, ReplicaReader, Slice
 
 
 @dataclass
@@ -86,7 +86,11 @@ def sliced_export(
 
     def batches() -> Iterator[pl.DataFrame]:
         # One call per slice, so its enriched frame is freed before the batch is yielded.
+        empty = True
         for part in reader.slices(table, ts, key, slice_rows, keep):
+            empty = False
             yield batch(part)
+        if empty:  # no row at all: still one (empty) batch, for the columns' types
+            yield batch(NO_ROWS)
 
     return Export(list(columns), batches())

@@ -1,4 +1,4 @@
-"""CSV encoding of export batches (spec/reports.md, "The CSV file").
+"""The CSV file: encoding of export batches.
 
 UTF-8 with a BOM, RFC 4180 quoting, CRLF, timestamps as `YYYY-MM-DD HH:MM:SS` in the
 request's timezone, booleans `true`/`false`, lists joined with `, `, and the formula guard:
@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import polars as pl
+
+from reports_pipeline.formats.base import Chunks, FileFormat, FileOptions, local_time
 
 BOM = "\ufeff".encode()
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -50,9 +52,7 @@ def encode_batch(frame: pl.DataFrame, tz: str) -> bytes:
 def _cell_expr(name: str, dtype: pl.DataType, tz: str) -> pl.Expr:
     column = pl.col(name)
     if isinstance(dtype, pl.Datetime):
-        if dtype.time_zone is None:
-            column = column.dt.replace_time_zone("UTC")
-        return column.dt.convert_time_zone(tz).dt.strftime(TIMESTAMP_FORMAT)
+        return local_time(column, dtype, tz).dt.strftime(TIMESTAMP_FORMAT)
     if isinstance(dtype, pl.Boolean):
         return pl.when(column).then(pl.lit("true")).when(~column).then(pl.lit("false"))
     if isinstance(dtype, pl.List):
@@ -61,3 +61,12 @@ def _cell_expr(name: str, dtype: pl.DataType, tz: str) -> pl.Expr:
     if isinstance(dtype, pl.String):
         return guard_expr(column)
     return column
+
+
+def encode(columns: Sequence[str], pieces: Iterable[pl.DataFrame], options: FileOptions) -> Chunks:
+    yield header_bytes(columns)
+    for piece in pieces:
+        yield encode_batch(piece, options.timezone)
+
+
+FORMAT = FileFormat("csv", ".csv", "text/csv; charset=utf-8", encode, compressible=True)
