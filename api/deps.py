@@ -1,4 +1,5 @@
-"""Dependencies that read like types: the job table, the lifecycle, the store, the launcher."""
+"""Dependencies that read like types: the job table, the lifecycle, the audit trail, the store,
+the launcher."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi import Depends, Request
 
 from api.config import ApiSettings
 from api.launcher import DagsterLauncher
+from reports_pipeline.audit import AuditTrail
 from reports_pipeline.job_table import JobTable
 from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.storage import ReportStore
@@ -19,6 +21,10 @@ async def get_job_table(request: Request) -> JobTable:
 
 async def get_lifecycle(request: Request) -> Lifecycle:
     return request.app.state.lifecycle
+
+
+async def get_audit(request: Request) -> AuditTrail:
+    return request.app.state.audit
 
 
 async def get_store(request: Request) -> ReportStore:
@@ -35,6 +41,7 @@ async def get_launcher(request: Request) -> DagsterLauncher:
 
 JobTableDep = Annotated[JobTable, Depends(get_job_table)]
 LifecycleDep = Annotated[Lifecycle, Depends(get_lifecycle)]
+AuditDep = Annotated[AuditTrail, Depends(get_audit)]
 StoreDep = Annotated[ReportStore, Depends(get_store)]
 LauncherDep = Annotated[DagsterLauncher, Depends(get_launcher)]
 SettingsDep = Annotated[ApiSettings, Depends(get_api_settings)]

@@ -13,13 +13,16 @@ from api.errors import install_error_handlers
 from api.launcher import DagsterLauncher
 from api.limits import BodySizeLimit
 from api.routes import docs, health, page, reports
+from reports_pipeline.audit import AuditTrail
 from reports_pipeline.job_table import JobTable, make_engine, migrate
 from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.storage import ReportStore, make_s3_client
 
 DESCRIPTION = """
-On-demand CSV exports of the CRM's Chat, Contact, Ticket, Call-Log, Goal and Message data.
+On-demand exports (CSV, csv.gz, XLSX, Parquet, JSON Lines) of the CRM's Chat, Contact,
+Ticket, Call-Log, Goal and Message data.
 Request an export, poll it, then fetch a one-hour download link; cancel it while it runs.
+The audit trail records who exported what, when and why.
 Every call needs `Authorization: Bearer <JWT>` with `sub`, `org_id`, `role` and `exp`.
 """
 
@@ -33,6 +36,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         migrate(engine)
         app.state.job_table = JobTable(engine)
         app.state.lifecycle = Lifecycle(engine)
+        app.state.audit = AuditTrail(engine)
         app.state.store = ReportStore(
             make_s3_client(
                 endpoint_url=settings.s3_endpoint_url,

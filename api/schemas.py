@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from reports_pipeline.audit import ActorKind, AuditEvent, AuditRow
 from reports_pipeline.job_table import ReportRow, Status
 from reports_pipeline.reports import REPORT_TYPES
 from reports_pipeline.request import ReportRequest as ReportCreate
@@ -72,6 +73,50 @@ class ReportPublic(BaseModel):
     @classmethod
     def of(cls, row: ReportRow) -> ReportPublic:
         return cls.model_validate(row, from_attributes=True)
+
+
+class ActorPublic(RequestedBy):
+    """Who acted: a person (`user`), or the schedule that fired (`schedule`)."""
+
+    kind: ActorKind
+
+
+class AuditEventPublic(BaseModel):
+    """One event of a report's history, with the request as it was made."""
+
+    id: str
+    event: AuditEvent
+    report_id: str
+    type: str
+    actor: ActorPublic
+    filters: dict[str, Any]
+    timezone: str
+    format: str
+    purpose: str | None
+    occurred_at: datetime
+
+    @classmethod
+    def of(cls, row: AuditRow) -> AuditEventPublic:
+        request = row.request
+        return cls(
+            id=str(row.id),
+            event=row.event,
+            report_id=row.report_id,
+            type=row.report_type,
+            actor=ActorPublic(
+                kind=row.actor_kind, id=row.actor.id, email=row.actor.email, name=row.actor.name
+            ),
+            filters=request.get("filters", {}),
+            timezone=request.get("timezone", "UTC"),
+            format=request.get("format", "csv"),
+            purpose=request.get("purpose"),
+            occurred_at=row.occurred_at,
+        )
+
+
+class AuditListPublic(BaseModel):
+    items: list[AuditEventPublic]
+    next_cursor: str | None
 
 
 class ReportListPublic(BaseModel):

@@ -56,7 +56,11 @@ class ExportConfig(Config):
 
 def run_config(report_id: str) -> dict:
     """The run config of one report, as the API and the reconciler submit it."""
-    return {"ops": {"export": {"config": ExportConfig(report_id=report_id).model_dump()}}}
+    return {
+        "ops": {
+            "export": {"config": ExportConfig(report_id=report_id).model_dump(exclude_unset=True)}
+        }
+    }
 
 
 def run_tags(report: ReportRow) -> dict[str, str]:

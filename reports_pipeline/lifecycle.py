@@ -24,6 +24,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from reports_pipeline import audit
+from reports_pipeline.audit import AuditEvent
 from reports_pipeline.job_table import (
     ACTIVE,
     DISCARDED_STATES,
@@ -83,6 +85,7 @@ class Lifecycle:
                     rows_written=0,
                 )
             )
+            audit.record(conn, report_id, AuditEvent.REQUESTED)
             row = conn.execute(table.select().where(table.c.id == report_id)).one()
         return ReportRow.from_db(row)
 
@@ -91,6 +94,7 @@ class Lifecycle:
         return self._move(
             report_id,
             leaving=Status.PENDING,
+            event=AuditEvent.STARTED,
             status=Status.PROCESSING.value,
             started_at=now or utcnow(),
             dagster_run_id=run_id,
@@ -116,6 +120,7 @@ class Lifecycle:
             report_id,
             leaving=Status.PROCESSING,
             run_id=run_id,
+            event=AuditEvent.COMPLETED,
             status=Status.COMPLETED.value,
             completed_at=utcnow(),
             rows_written=row_count,
@@ -135,6 +140,7 @@ class Lifecycle:
             report_id,
             leaving=Status.PROCESSING if run_id else Status.PENDING,
             run_id=run_id,
+            event=AuditEvent.FAILED,
             status=Status.FAILED.value,
             completed_at=now,
             error=reason,
@@ -158,7 +164,7 @@ class Lifecycle:
                 canceled_by_name=by.name,
             )
         )
-        return self._execute(statement)
+        return self._execute(statement, report_id, AuditEvent.CANCELED, by)
 
     def mark_discarded(self, report_id: str) -> bool:
         """A failed or canceled report's files are known to be gone from the store."""
@@ -174,16 +180,32 @@ class Lifecycle:
         return self._execute(statement)
 
     def _move(
-        self, report_id: str, *, leaving: Status, run_id: str | None = None, **values: Any
+        self,
+        report_id: str,
+        *,
+        leaving: Status,
+        run_id: str | None = None,
+        event: AuditEvent | None = None,
+        **values: Any,
     ) -> bool:
         statement = table.update().where(table.c.id == report_id, table.c.status == leaving.value)
         if run_id is not None:
             statement = statement.where(table.c.dagster_run_id == run_id)
-        return self._execute(statement.values(**values))
+        return self._execute(statement.values(**values), report_id, event)
 
-    def _execute(self, statement: sa.Update) -> bool:
+    def _execute(
+        self,
+        statement: sa.Update,
+        report_id: str | None = None,
+        event: AuditEvent | None = None,
+        actor: Requester | None = None,
+    ) -> bool:
+        """Run one move; when it applied, record its audit event in the same transaction."""
         with self.engine.begin() as conn:
-            return conn.execute(statement).rowcount == 1
+            applied = conn.execute(statement).rowcount == 1
+            if applied and event and report_id:
+                audit.record(conn, report_id, event, actor)
+            return applied
 
 
 def _lock_type(conn: Connection, organisation_id: str, report_type: str) -> None:

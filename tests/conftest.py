@@ -110,6 +110,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     migrate(engine)
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM reports"))
+        conn.execute(sa.text("TRUNCATE audit_events"))  # row triggers refuse DELETE
     engine.dispose()
     return url
 

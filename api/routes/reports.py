@@ -9,9 +9,11 @@ from fastapi.exceptions import RequestValidationError
 
 from api import errors
 from api.auth import ReportsAdmin
-from api.deps import JobTableDep, LauncherDep, LifecycleDep, SettingsDep, StoreDep
+from api.deps import AuditDep, JobTableDep, LauncherDep, LifecycleDep, SettingsDep, StoreDep
 from api.schemas import (
     REQUEST_EXAMPLES,
+    AuditEventPublic,
+    AuditListPublic,
     ConflictPublic,
     DownloadPublic,
     ErrorPublic,
@@ -26,6 +28,7 @@ from api.schemas import (
     ValidationErrorPublic,
 )
 from reports_pipeline import lifecycle as moves
+from reports_pipeline.audit import InvalidAuditCursor
 from reports_pipeline.formats import FORMATS
 from reports_pipeline.job_table import (
     InvalidCursor,
@@ -62,6 +65,12 @@ def _report_or_404(job_table: JobTable, organisation_id: str, report_id: str) ->
     if report is None:
         raise errors.ReportNotFound()
     return report
+
+
+def _invalid_cursor(error: ValueError) -> RequestValidationError:
+    return RequestValidationError(
+        [{"type": "value_error", "loc": ("query", "cursor"), "msg": str(error)}]
+    )
 
 
 def _href(organisation_id: str, report_id: str) -> str:
@@ -148,9 +157,7 @@ def list_exports(
             status=status.value if status else None,
         )
     except InvalidCursor as error:
-        raise RequestValidationError(
-            [{"type": "value_error", "loc": ("query", "cursor"), "msg": str(error)}]
-        ) from None
+        raise _invalid_cursor(error) from None
     return ReportListPublic(items=[ReportPublic.of(r) for r in rows], next_cursor=next_cursor)
 
 
@@ -165,6 +172,34 @@ def filter_options(
 ) -> dict[str, list[dict[str, Any]]]:
     with ReplicaReader(settings.replica_root, organisation_id) as reader:
         return organisation_options(reader)
+
+
+@router.get(
+    "/audit",
+    response_model=AuditListPublic,
+    summary="The audit trail: who exported what, when and why",
+    description="One event per request, start, completion, failure, cancel and download-link "
+    "issue, newest first, each with the actor, the report and its request (filters, "
+    "timezone, format, purpose). Append-only: nothing in the API edits or removes an event. "
+    "`report_id` narrows it to one report's history.",
+)
+def list_audit_events(
+    principal: ReportsAdmin,
+    organisation_id: OrganisationId,
+    audit: AuditDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    report_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> AuditListPublic:
+    if report_id is not None and not is_report_id(report_id):
+        return AuditListPublic(items=[], next_cursor=None)  # names no report: no events
+    try:
+        rows, next_cursor = audit.page(
+            organisation_id, limit=limit, cursor=cursor, report_id=report_id
+        )
+    except InvalidAuditCursor as error:
+        raise _invalid_cursor(error) from None
+    return AuditListPublic(items=[AuditEventPublic.of(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/{reportId}", response_model=ReportPublic, summary="One export")
@@ -193,6 +228,7 @@ def download_export(
     report_id: ReportId,
     job_table: JobTableDep,
     store: StoreDep,
+    audit: AuditDep,
 ) -> DownloadPublic:
     report = _report_or_404(job_table, organisation_id, report_id)
     if report.status in (Status.PENDING, Status.PROCESSING):
@@ -211,6 +247,7 @@ def download_export(
         )
     except StoreUnavailable:
         raise errors.DownloadUnavailable() from None
+    audit.download_link_issued(report.id, Requester(principal.sub, principal.email, principal.name))
     return DownloadPublic(url=link.url, expires_at=link.expires_at, file_name=report.file_name)
 
 
