@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test chromium lint typecheck check bench replica clean
+.PHONY: up test test-tools lint typecheck check bench replica clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,15 +15,16 @@ $(STAMP): pyproject.toml
 up: $(STAMP)
 	$(BIN)/python -m devstack
 
-test: $(STAMP) chromium
+test: $(STAMP) test-tools
 	$(BIN)/python -m pytest
 
-# Debian's Chromium for the page tests (Playwright drives it; no browser download).
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
+# Debian's Chromium for the page tests (Playwright drives it; no browser download) and
+# 7-Zip, the standard tool the tests open protected (AES) ZIP files with.
+test-tools:
+	@command -v chromium >/dev/null 2>&1 && command -v 7zz >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "the page tests need Chromium: sudo apt-get install chromium"; fi; }
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium 7zip >/dev/null; \
+	  else echo "the tests need Chromium and 7-Zip: sudo apt-get install chromium 7zip"; fi; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -12,6 +12,7 @@ from api.launcher import DagsterLauncher
 from reports_pipeline.audit import AuditTrail
 from reports_pipeline.job_table import JobTable
 from reports_pipeline.lifecycle import Lifecycle
+from reports_pipeline.protection import PasswordBox
 from reports_pipeline.storage import ReportStore
 
 
@@ -25,6 +26,10 @@ async def get_lifecycle(request: Request) -> Lifecycle:
 
 async def get_audit(request: Request) -> AuditTrail:
     return request.app.state.audit
+
+
+async def get_passwords(request: Request) -> PasswordBox:
+    return request.app.state.passwords
 
 
 async def get_store(request: Request) -> ReportStore:
@@ -42,6 +47,7 @@ async def get_launcher(request: Request) -> DagsterLauncher:
 JobTableDep = Annotated[JobTable, Depends(get_job_table)]
 LifecycleDep = Annotated[Lifecycle, Depends(get_lifecycle)]
 AuditDep = Annotated[AuditTrail, Depends(get_audit)]
+PasswordsDep = Annotated[PasswordBox, Depends(get_passwords)]
 StoreDep = Annotated[ReportStore, Depends(get_store)]
 LauncherDep = Annotated[DagsterLauncher, Depends(get_launcher)]
 SettingsDep = Annotated[ApiSettings, Depends(get_api_settings)]

@@ -16,6 +16,7 @@ from api.routes import docs, health, page, reports
 from reports_pipeline.audit import AuditTrail
 from reports_pipeline.job_table import JobTable, make_engine, migrate
 from reports_pipeline.lifecycle import Lifecycle
+from reports_pipeline.protection import PasswordBox
 from reports_pipeline.storage import ReportStore, make_s3_client
 
 DESCRIPTION = """
@@ -37,6 +38,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.state.job_table = JobTable(engine)
         app.state.lifecycle = Lifecycle(engine)
         app.state.audit = AuditTrail(engine)
+        app.state.passwords = PasswordBox(settings.file_password_key)
         app.state.store = ReportStore(
             make_s3_client(
                 endpoint_url=settings.s3_endpoint_url,

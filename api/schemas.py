@@ -56,6 +56,9 @@ class ReportPublic(BaseModel):
     status: Status
     format: str
     purpose: str | None
+    password_protected: bool = Field(
+        description="The file is an AES-256 ZIP that opens with the request's password."
+    )
     filters: dict[str, Any]
     timezone: str
     requested_by: RequestedBy

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dagster import Definitions
+import os
+
+from dagster import Definitions, EnvVar
 from dagster_aws.s3 import S3Resource
 
 from reports_pipeline.assets import replica_tables
@@ -27,7 +29,13 @@ def build_resources(settings: ServiceSettings) -> dict[str, object]:
         "store": ReportStoreResource(
             s3=s3, bucket=settings.s3_bucket, part_size_mib=settings.s3_part_size_mib
         ),
-        "job_table": JobTableResource(database_url=settings.database_url),
+        "job_table": JobTableResource(
+            database_url=settings.database_url,
+            # An EnvVar shows in the Dagster UI by name only, never by value.
+            file_password_key=EnvVar("REPORTS_FILE_PASSWORD_KEY")
+            if "REPORTS_FILE_PASSWORD_KEY" in os.environ
+            else settings.file_password_key,
+        ),
     }
 
 

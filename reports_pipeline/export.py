@@ -10,6 +10,7 @@ import contextlib
 import ctypes
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC
 
 import polars as pl
@@ -24,11 +25,19 @@ from dagster import (
 )
 from pydantic import ValidationError
 
-from reports_pipeline.formats import FORMATS, FileOptions
-from reports_pipeline.formats.base import XLSX_SHEET_ROWS
+from reports_pipeline.formats import (
+    FORMATS,
+    FileFormat,
+    FileOptions,
+    content_type_of,
+    extension_of,
+    protected,
+)
+from reports_pipeline.formats.base import XLSX_SHEET_ROWS, Chunks
 from reports_pipeline.job_table import ReportRow
 from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.prefetch import prefetched
+from reports_pipeline.protection import PasswordBox, PasswordUnavailable
 from reports_pipeline.replica import ReplicaReader
 from reports_pipeline.reports import REPORT_TYPES, Export
 from reports_pipeline.request import RequestBase, parse_request
@@ -75,7 +84,7 @@ def run_tags(report: ReportRow) -> dict[str, str]:
 
 def file_name_for(report: ReportRow) -> str:
     stamp = report.created_at.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
-    extension = FORMATS[report.format].extension
+    extension = extension_of(report.format, protected_file=report.password_protected)
     return f"{report.type.replace('_', '-')}-report-{stamp}-{report.id[:8]}{extension}"
 
 
@@ -109,12 +118,14 @@ def export_op(
     rows, files = _RowCounter(context, lifecycle, report.id), store.store()
     try:
         request = _parse(report)
+        password = _password(report, job_table.passwords)
         options = FileOptions(
             timezone=request.timezone,
             title=REPORT_TYPES[request.type].label,
             sheet_rows=config.xlsx_sheet_rows,
         )
-        result = _write(files, key, replica, report.organisation_id, request, options, rows)
+        target = _Target(key, FORMATS[request.format], options, password)
+        result = _write(files, target, replica, report.organisation_id, request, rows)
         if not lifecycle.complete(
             report.id,
             run_id,
@@ -153,27 +164,56 @@ def _parse(report: ReportRow) -> RequestBase:
         raise ExportFailed(f"the stored request is not valid: {error}") from error
 
 
+def _password(report: ReportRow, passwords: PasswordBox) -> str | None:
+    if not report.password_protected:
+        return None
+    try:
+        return passwords.open(report.sealed_password)
+    except PasswordUnavailable:
+        raise ExportFailed(
+            "The file's password could not be read, so the file was not written. "
+            "Please request the export again."
+        ) from None
+
+
+@dataclass(frozen=True)
+class _Target:
+    """Where the file goes and what it is: its key, format, options and password."""
+
+    key: str
+    file_format: FileFormat
+    options: FileOptions
+    password: str | None = field(default=None, repr=False)
+
+    def chunks(self, columns: list[str], pieces: Iterator[pl.DataFrame]) -> Chunks:
+        encoded = self.file_format.encode(columns, pieces, self.options)
+        if self.password is None:
+            return encoded
+        inner_name = self.key.rsplit("/", 1)[-1].removesuffix(protected.EXTENSION)
+        return protected.protect(
+            encoded, inner_name, self.password, compress=self.file_format.compressible
+        )
+
+
 def _write(
     store: ReportStore,
-    key: str,
+    target: _Target,
     replica: ReplicaResource,
     organisation_id: str,
     request: RequestBase,
-    options: FileOptions,
     rows: "_RowCounter",
 ) -> UploadResult:
-    """Stream the export into the store. Leaving, in this order: the encoder is closed, the
-    prefetch thread is stopped and joined, and only then is the replica closed."""
-    file_format = FORMATS[request.format]
+    """Stream the export into the store. Leaving, in this order: the encoder (and a ZIP
+    around it) is closed, the prefetch thread is stopped and joined, and only then is the
+    replica closed."""
+    content_type = content_type_of(request.format, protected_file=target.password is not None)
     with replica.open(organisation_id) as reader:
         export = _build_export(request, reader, replica.slice_rows)
         with (
             prefetched(export.batches) as batches,
-            contextlib.closing(
-                file_format.encode(export.columns, _pieces(batches, rows), options)
-            ) as chunks,
+            contextlib.closing(target.chunks(export.columns, _pieces(batches, rows))) as chunks,
         ):
-            return store.upload_stream(key, chunks, content_type=file_format.content_type)
+            return store.upload_stream(target.key, chunks, content_type=content_type)
 
 
 def _build_export(request: RequestBase, reader: ReplicaReader, slice_rows: int) -> Export:

@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -90,6 +90,9 @@ reports = sa.Table(
     sa.Column("canceled_by_email", sa.Text),
     sa.Column("canceled_by_name", sa.Text),
     sa.Column("discarded_at", UTCDateTime),
+    # The file is a password-protected ZIP; the password, sealed, until the run used it.
+    sa.Column("password_protected", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("sealed_password", sa.Text),
 )
 
 
@@ -121,6 +124,8 @@ class ReportRow:
     canceled_at: datetime | None
     canceled_by: Requester | None
     discarded_at: datetime | None
+    password_protected: bool = False
+    sealed_password: str | None = field(default=None, repr=False)
 
     @property
     def filters(self) -> dict[str, Any]:
@@ -173,6 +178,8 @@ class ReportRow:
             canceled_at=m["canceled_at"],
             canceled_by=canceled_by,
             discarded_at=m["discarded_at"],
+            password_protected=bool(m["password_protected"]),
+            sealed_password=m["sealed_password"],
         )
 
 

@@ -8,7 +8,8 @@
 Each move is one conditional UPDATE naming the state it leaves and, once a run owns the
 report, that run; it returns whether it applied, and callers act on the answer. So a run
 that lost its report (canceled, or failed by the reconciler) can neither report progress
-nor complete it, and two runs can never both own one report.
+nor complete it, and two runs can never both own one report. Every move to a final state
+erases the report's sealed file password.
 
 A new request passes the rate limit (one active export per type and organisation, none
 completed in the last five minutes) inside the same transaction as its insert.
@@ -63,9 +64,11 @@ class Lifecycle:
         request: RequestBase,
         requested_by: Requester,
         *,
+        sealed_password: str | None = None,
         now: datetime | None = None,
     ) -> ReportRow:
-        """A new `pending` report, unless the rate limit refuses it (atomically)."""
+        """A new `pending` report, unless the rate limit refuses it (atomically).
+        `sealed_password`: the file is to be protected with this (sealed) password."""
         now = now or utcnow()
         with self.engine.connect().execution_options(immediate=True) as conn, conn.begin():
             _lock_type(conn, organisation_id, request.type)
@@ -83,6 +86,8 @@ class Lifecycle:
                     requested_by_name=requested_by.name,
                     created_at=now,
                     rows_written=0,
+                    password_protected=sealed_password is not None,
+                    sealed_password=sealed_password,
                 )
             )
             audit.record(conn, report_id, AuditEvent.REQUESTED)
@@ -122,6 +127,7 @@ class Lifecycle:
             run_id=run_id,
             event=AuditEvent.COMPLETED,
             status=Status.COMPLETED.value,
+            sealed_password=None,
             completed_at=utcnow(),
             rows_written=row_count,
             row_count=row_count,
@@ -142,6 +148,7 @@ class Lifecycle:
             run_id=run_id,
             event=AuditEvent.FAILED,
             status=Status.FAILED.value,
+            sealed_password=None,
             completed_at=now,
             error=reason,
             discarded_at=now if discarded or run_id is None else None,
@@ -162,6 +169,7 @@ class Lifecycle:
                 canceled_by_id=by.id,
                 canceled_by_email=by.email,
                 canceled_by_name=by.name,
+                sealed_password=None,
             )
         )
         return self._execute(statement, report_id, AuditEvent.CANCELED, by)

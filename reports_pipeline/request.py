@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import (
     AfterValidator,
     Field,
+    SecretStr,
     TypeAdapter,
     ValidationInfo,
     create_model,
@@ -58,6 +59,18 @@ Purpose = Annotated[
 ]
 
 
+FilePassword = Annotated[
+    SecretStr,
+    Field(
+        min_length=8,
+        max_length=128,
+        description="Protect the file: it comes as an AES-256 ZIP that opens with this "
+        "password. Never stored, logged or shown; the report says only that it is protected.",
+        json_schema_extra={"writeOnly": True, "format": "password"},
+    ),
+]
+
+
 class RequestBase(StrictModel):
     """What every request has; each report type narrows `type` and `filters`."""
 
@@ -66,6 +79,8 @@ class RequestBase(StrictModel):
     filters: ReportFilters
     format: FileFormat = "csv"
     purpose: Purpose | None = None
+    # Not part of the stored document: the API seals it apart (reports_pipeline.protection).
+    password: FilePassword | None = Field(default=None, exclude=True)
 
     @field_validator("filters")
     @classmethod

@@ -8,7 +8,9 @@ from pydantic import PrivateAttr
 
 from reports_pipeline.job_table import JobTable, make_engine
 from reports_pipeline.lifecycle import Lifecycle
+from reports_pipeline.protection import PasswordBox
 from reports_pipeline.replica import ReplicaReader
+from reports_pipeline.settings import LOCAL_FILE_PASSWORD_KEY
 from reports_pipeline.storage import MIB, ReportStore
 
 
@@ -28,6 +30,8 @@ class JobTableResource(ConfigurableResource):
     `table` reads it, `lifecycle` moves a report's status."""
 
     database_url: str
+    # Opens the sealed password of a protected file (reports_pipeline.protection).
+    file_password_key: str = LOCAL_FILE_PASSWORD_KEY
     _table: "JobTable | None" = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
@@ -46,6 +50,10 @@ class JobTableResource(ConfigurableResource):
     @property
     def lifecycle(self) -> Lifecycle:
         return Lifecycle(self.table.engine)
+
+    @property
+    def passwords(self) -> PasswordBox:
+        return PasswordBox(self.file_password_key)
 
 
 class ReportStoreResource(ConfigurableResource):

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Seals file passwords between the API and the run; refused in production.
+LOCAL_FILE_PASSWORD_KEY = "local-development-only-file-password-key"  # noqa: S105
 
 
 class ServiceSettings(BaseSettings):
@@ -24,3 +28,11 @@ class ServiceSettings(BaseSettings):
     s3_part_size_mib: int = 8
     dagster_url: str = "http://127.0.0.1:3000"
     slice_rows: int = 50_000
+    file_password_key: str = LOCAL_FILE_PASSWORD_KEY
+
+    @model_validator(mode="after")
+    def _production_has_a_real_key(self) -> Self:
+        weak = self.file_password_key == LOCAL_FILE_PASSWORD_KEY or len(self.file_password_key) < 32
+        if self.env == "production" and weak:
+            raise ValueError("REPORTS_FILE_PASSWORD_KEY must be a real secret of 32+ characters")
+        return self

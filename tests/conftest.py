@@ -217,7 +217,7 @@ class Exported:
         self.raw = raw
         self.header: list[str] = []
         self.rows: Rows = []
-        if report.format == "csv" and raw:
+        if report.format == "csv" and not report.password_protected and raw:
             reader = csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""))
             self.header = next(reader, [])
             self.rows = [dict(zip(self.header, r, strict=True)) for r in reader]
@@ -259,6 +259,7 @@ def export(
         store_class: type[ReportStoreResource] = ReportStoreResource,
         file_format: str = "csv",
         xlsx_sheet_rows: int | None = None,
+        password: str | None = None,
     ) -> Exported:
         resources = {
             "replica": ReplicaResource(root=str(replica), slice_rows=slice_rows),
@@ -268,10 +269,13 @@ def export(
         request = parse_request(
             {"type": report_type, "filters": filters or {}, "timezone": tz, "format": file_format}
         )
+        sealed = export_job_table.passwords.seal(password) if password else None
         # Each request as if made after the last one's rate-limit window: one test may
         # export the same type several times (in several formats, say).
         requested_at = utcnow() + RATE_LIMIT_WINDOW * len(made)
-        report = lifecycle.request(org, request, Requester("u"), now=requested_at)
+        report = lifecycle.request(
+            org, request, Requester("u"), sealed_password=sealed, now=requested_at
+        )
         made.append(report.id)
         config = run_config(report.id)
         if xlsx_sheet_rows:

@@ -344,3 +344,31 @@ def test_filter_options_list_the_organisations_values(api: TestClient) -> None:
         assert len(set(names)) == len(names), f"{source} has entries an admin cannot tell apart"
     assert api.get(f"{BASE}/options", headers=auth(role="user")).status_code == 403
     assert api.get(f"{BASE}/options", headers=auth(org="org_002")).status_code == 404
+
+
+def test_a_file_password_is_never_shown_stored_in_clear_or_logged(
+    api: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = "s3cret-file-password"
+    body = {"type": "ticket", "format": "parquet", "password": secret}
+    created = api.post(BASE, json=body, headers=auth())
+    assert created.status_code == 202, created.text
+    report_id = created.json()["id"]
+    report = api.get(f"{BASE}/{report_id}", headers=auth()).json()
+    assert report["password_protected"] is True and report["format"] == "parquet"
+    answers = [
+        created.text,
+        api.get(f"{BASE}/{report_id}", headers=auth()).text,
+        api.get(BASE, headers=auth()).text,
+        api.get(f"{BASE}/audit", headers=auth()).text,
+    ]
+    row = job_table_of(api).get("org_001", report_id)
+    assert row is not None and row.sealed_password and secret not in row.sealed_password
+    assert secret not in repr(row) and secret not in str(row.request)
+    short = api.post(BASE, json={"type": "chat", "password": "short"}, headers=auth())
+    assert short.status_code == 422 and short.json()["detail"][0]["loc"][-1] == "password"
+    assert all(secret not in text for text in [*answers, short.text, caplog.text])
+    canceled = api.post(f"{BASE}/{report_id}/cancel", headers=auth())
+    assert canceled.status_code == 200
+    after = job_table_of(api).get("org_001", report_id)
+    assert after is not None and after.sealed_password is None  # erased once it is final

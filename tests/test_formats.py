@@ -1,6 +1,6 @@
 """Every file format through a real `export_report` run, read back with a real consumer
-(gzip, pyarrow, the json module, openpyxl) and compared cell for cell with the CSV of the
-same request."""
+(gzip, pyarrow, the json module, openpyxl; 7-Zip for protected files) and compared cell
+for cell with the CSV of the same request."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import gzip
 import io
 import json
 import re
+import subprocess
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,6 +22,7 @@ import pytest
 
 from reports_pipeline.formats.csv import guard_formula
 from reports_pipeline.formats.xlsx import CELL_TEXT_LIMIT
+from reports_pipeline.resources import JobTableResource
 from tests.conftest import Exported
 
 TZ = "Asia/Kolkata"
@@ -183,3 +186,38 @@ def test_an_export_matching_nothing_is_a_valid_empty_file(
     else:
         _, (header, rows) = xlsx_table(out.raw)
         assert header[0] == "Ticket ID" and rows == []
+
+
+def seven_zip(*args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["7zz", *args], capture_output=True, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("file_format", ["csv", "parquet"])
+def test_a_protected_file_opens_with_its_password_and_not_without(
+    export: Callable[..., Exported],
+    export_job_table: JobTableResource,
+    tmp_path: Path,
+    file_format: str,
+) -> None:
+    plain = export("ticket", tz=TZ, file_format=file_format)
+    out = export("ticket", tz=TZ, file_format=file_format, password="correct horse battery")
+    name = out.report.file_name
+    assert name and name.endswith(f".{file_format}.zip") and out.report.password_protected
+    archive = tmp_path / name
+    archive.write_bytes(out.raw)
+    assert seven_zip("t", "-pwrong password", str(archive)).returncode != 0
+    assert seven_zip("t", "-p", str(archive)).returncode != 0
+    listing = seven_zip("l", "-slt", "-pcorrect horse battery", str(archive)).stdout.decode()
+    assert "Method = AES-256" in listing
+    opened = seven_zip("x", "-pcorrect horse battery", f"-o{tmp_path / 'out'}", str(archive))
+    assert opened.returncode == 0, opened.stderr
+    inner = tmp_path / "out" / name.removesuffix(".zip")
+    if file_format == "csv":
+        assert inner.read_bytes() == plain.raw
+    else:
+        assert pq.read_table(inner).equals(pq.read_table(io.BytesIO(plain.raw)))
+    # The password is gone from the job row once the file is written; the row says only
+    # that the file is protected.
+    finished = export_job_table.table.get_by_id(out.report.id)
+    assert finished is not None and finished.sealed_password is None
+    assert b"correct horse" not in json.dumps(finished.request).encode()

@@ -9,7 +9,15 @@ from fastapi.exceptions import RequestValidationError
 
 from api import errors
 from api.auth import ReportsAdmin
-from api.deps import AuditDep, JobTableDep, LauncherDep, LifecycleDep, SettingsDep, StoreDep
+from api.deps import (
+    AuditDep,
+    JobTableDep,
+    LauncherDep,
+    LifecycleDep,
+    PasswordsDep,
+    SettingsDep,
+    StoreDep,
+)
 from api.schemas import (
     REQUEST_EXAMPLES,
     AuditEventPublic,
@@ -29,7 +37,7 @@ from api.schemas import (
 )
 from reports_pipeline import lifecycle as moves
 from reports_pipeline.audit import InvalidAuditCursor
-from reports_pipeline.formats import FORMATS
+from reports_pipeline.formats import content_type_of
 from reports_pipeline.job_table import (
     InvalidCursor,
     JobTable,
@@ -113,10 +121,12 @@ def request_export(
     background: BackgroundTasks,
     lifecycle: LifecycleDep,
     launcher: LauncherDep,
+    passwords: PasswordsDep,
 ) -> ReportCreated:
     requester = Requester(principal.sub, principal.email, principal.name)
+    sealed = passwords.seal(body.password.get_secret_value()) if body.password else None
     try:
-        report = lifecycle.request(organisation_id, body, requester)
+        report = lifecycle.request(organisation_id, body, requester, sealed_password=sealed)
     except moves.ReportInProgress as busy:
         raise errors.ReportInProgress(existing_report_id=busy.existing_id) from None
     except moves.CompletedRecently as recent:
@@ -243,7 +253,9 @@ def download_export(
         if not store.exists(report.object_key):
             raise errors.ReportFileGone()
         link = store.presign_download(
-            report.object_key, report.file_name, content_type=FORMATS[report.format].content_type
+            report.object_key,
+            report.file_name,
+            content_type=content_type_of(report.format, protected_file=report.password_protected),
         )
     except StoreUnavailable:
         raise errors.DownloadUnavailable() from None
