@@ -7,12 +7,14 @@ import csv
 import io
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import jwt
+import openpyxl
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
@@ -208,3 +210,37 @@ def test_the_page_offers_message_exports_with_their_filters(page: Page, e2e_stac
     for name in ("sent", "sender_types", "senders", "text", "high_priority", "labels"):
         expect(page.locator(f"[data-filter={name}]")).to_be_visible()
     page.screenshot(path=SHOTS / "10-message-filters.png", full_page=True)
+
+
+def test_an_admin_asks_for_a_protected_excel_file_with_a_purpose(
+    page: Page, e2e_stack: Stack, tmp_path: Path
+) -> None:
+    open_as(page, e2e_stack, token(ORG, "admin", "page-admin"))
+    page.get_by_role("radio", name=re.compile(r"^Contact\b")).check()
+    page.get_by_label("File format").select_option("xlsx")
+    page.get_by_label("File password").fill("page-password-1")
+    page.get_by_label("Purpose").fill("Contacts for the CRM migration")
+    page.screenshot(path=SHOTS / "11-format-password-purpose.png", full_page=True)
+    page.get_by_role("button", name="Generate Report").click()
+    expect(page.get_by_label("File password")).to_have_value("")  # not kept on the page
+
+    row = page.locator("#report-rows tr").first
+    expect(row).to_have_attribute("data-status", "completed", timeout=120_000)
+    expect(row).to_contain_text("Excel, protected")
+    expect(row).to_contain_text("Contacts for the CRM migration")
+    page.screenshot(path=SHOTS / "12-protected-excel-completed.png", full_page=True)
+    with page.context.expect_event(
+        "request", predicate=lambda r: "X-Amz-Signature" in r.url
+    ) as signed:
+        row.get_by_role("button", name="Download").click()
+    archive = tmp_path / "contacts.xlsx.zip"
+    archive.write_bytes(httpx.get(signed.value.url).content)
+    opened = subprocess.run(
+        ["7zz", "x", "-ppage-password-1", f"-o{tmp_path}", str(archive)],
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert opened.returncode == 0, opened.stderr
+    (workbook,) = tmp_path.glob("contact-report-*.xlsx")
+    sheet = openpyxl.load_workbook(workbook, read_only=True).worksheets[0]
+    assert next(sheet.iter_rows(values_only=True))[:3] == ("Contact ID", "Name", "Phone")

@@ -294,14 +294,18 @@ async function requestExport(event) {
   message.textContent = "";
   $("generate").disabled = true;
   const body = { type: selectedType().name, filters: readFilters(), timezone: $("timezone").value };
+  body.format = $("file-format").value;
   const purpose = $("purpose").value.trim();
   if (purpose) body.purpose = purpose;
+  const password = $("file-password").value;
+  if (password) body.password = password;
   try {
     const created = await api(base(), { method: "POST", body: JSON.stringify(body) });
     const report = await api(`${base()}/${created.id}`);
     upsert(report);
     message.className = "notice info";
     message.textContent = "Export requested. It appears below as Pending.";
+    $("file-password").value = "";  // not kept on the page once sent
     startPolling();
   } catch (error) {
     if (error.status === 409) {
@@ -411,13 +415,18 @@ function row(report) {
     button.addEventListener("click", () => cancel(report, button, note));
     file.append(button, note);
   }
+  const kind = FORMAT_LABELS[report.format] || report.format;
+  const fileCell = el("td", { class: "file-kind", text: report.password_protected ? `${kind}, protected` : kind });
+  if (report.password_protected) fileCell.title = "An encrypted ZIP: it opens with the password given at request";
   const tr = el("tr", { "data-report-id": report.id, "data-status": report.status }, [
-    el("td", { text: label }), el("td", { text: who }),
+    el("td", { text: label }), fileCell, el("td", { text: who }),
     el("td", { text: new Date(report.created_at).toLocaleString() }), status,
     el("td", { text: rows }), el("td", { text: size(report.file_size_bytes) }), file,
   ]);
   return tr;
 }
+
+const FORMAT_LABELS = { csv: "CSV", csv_gz: "CSV (gzip)", xlsx: "Excel", parquet: "Parquet", jsonl: "JSON Lines" };
 
 function cap(text) { return text.charAt(0).toUpperCase() + text.slice(1); }
 
