@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
 from api.schemas import REQUEST_EXAMPLES
 from devstack import REPO
+from reports_pipeline.formats import FORMATS, FileOptions
 from reports_pipeline.replica import ReplicaReader
 from reports_pipeline.reports import REPORT_TYPES
 from reports_pipeline.request import RequestBase, parse_request
@@ -61,9 +64,20 @@ def test_every_documented_request_exports_rows_from_the_sample(
 ) -> None:
     request = parse_request(body)
     report_type = REPORT_TYPES[request.type]
+    rows = 0
+
+    def counted(batches: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+        nonlocal rows
+        for batch in batches:
+            rows += batch.height
+            yield batch
+
     with ReplicaReader(sample, "org_001") as reader:
         export = report_type.build(reader, request.filters, request.timezone, 50_000)
-        assert sum(batch.height for batch in export.batches) >= 1
+        options = FileOptions(timezone=request.timezone)
+        encoded = FORMATS[request.format].encode(export.columns, counted(export.batches), options)
+        assert sum(len(chunk) for chunk in encoded) > 0  # the file, in the request's format
+    assert rows >= 1
 
 
 def test_every_documented_request_is_accepted_by_the_api(api: TestClient) -> None:

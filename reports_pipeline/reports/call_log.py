@@ -123,5 +123,6 @@ REPORT = ReportType(
             "date": {"from": "2026-10-01", "to": "2026-10-31"},
         },
         "timezone": "America/New_York",
+        "format": "xlsx",
     },
 )

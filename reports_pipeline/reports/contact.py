@@ -114,5 +114,7 @@ REPORT = ReportType(
             "custom_fields": [{"field": "plan", "op": "in", "value": ["Pro", "Business"]}],
         },
         "timezone": "UTC",
+        "format": "parquet",
+        "purpose": "Load paying customers into the BI warehouse",
     },
 )
