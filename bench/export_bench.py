@@ -1,6 +1,7 @@
 """Export benchmark: the pipeline against the two ceilings, side by side in one run.
 
     python -m bench.export_bench --sizes 1000000 5000000 [--types chat message] [--keep-replicas]
+    python -m bench.export_bench --sizes 1000000 --formats csv csv_gz xlsx parquet jsonl
 
 For each size it generates a one-organisation replica, then measures, each in a fresh
 process so peak RSS is that measurement's own:
@@ -9,7 +10,8 @@ process so peak RSS is that measurement's own:
 - copy:     DuckDB `COPY (the same rows) TO` a local CSV — the query engine's ceiling;
 - upload:   a plain multipart upload of the same number of bytes — the store's ceiling.
 
-It prints rows/s, MB/s, peak RSS and pipeline rate / min(ceilings).
+It prints rows/s, MB/s, peak RSS and pipeline rate / min(ceilings). With `--formats` it
+instead runs the chat pipeline once per file format, the CSV run being the baseline.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ MESSAGE_COPY_SQL = """COPY (
 
 
 def measure_pipeline(
-    replica: str, s3_url: str, workdir: str, report_type: str = "chat"
+    replica: str, s3_url: str, workdir: str, report_type: str = "chat", file_format: str = "csv"
 ) -> dict[str, float]:
     from dagster_aws.s3 import S3Resource
 
@@ -75,7 +77,7 @@ def measure_pipeline(
     url = f"sqlite:///{workdir}/jobs.db"
     migrate(make_engine(url))
     report = Lifecycle(make_engine(url)).request(
-        ORG, parse_request({"type": report_type}), Requester("bench")
+        ORG, parse_request({"type": report_type, "format": file_format}), Requester("bench")
     )
     resources = {
         "replica": ReplicaResource(root=replica),
@@ -234,11 +236,26 @@ def print_size(
     )
 
 
+def print_format(size: int, file_format: str, m: dict[str, float] | None) -> None:
+    if m is None:
+        print(f"| {size:,} | chat | {file_format} | failed | | | |", flush=True)
+        return
+    print(
+        f"| {size:,} | chat | {file_format} | {m['rows'] / m['seconds']:,.0f} "
+        f"| {m['bytes'] / m['seconds'] / 1e6:.1f} | {m['peak_rss_mb']:.0f} | {m['seconds']:.1f} "
+        f"| {m['bytes'] / 1e6:,.0f} |",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--work", type=Path, default=Path(".local/bench"))
     parser.add_argument("--types", nargs="+", default=["chat"], choices=["chat", "message"])
+    parser.add_argument(
+        "--formats", nargs="+", choices=["csv", "csv_gz", "xlsx", "parquet", "jsonl"]
+    )
     parser.add_argument("--keep-replicas", action="store_true")
     parser.add_argument(
         "--ceiling-timeout",
@@ -256,14 +273,23 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     stack = Stack(home=args.work, replica=args.work, ports=Ports.free(), bucket=BUCKET)
     stack.start_s3()
-    print("| chats | export | measurement | rows/s | MB/s | peak RSS MB | seconds |")
-    print("|---:|---|---|---:|---:|---:|---:|")
+    if args.formats:
+        print("| chats | export | format | rows/s | MB/s (file) | peak RSS MB | seconds | MB |")
+        print("|---:|---|---|---:|---:|---:|---:|---:|")
+    else:
+        print("| chats | export | measurement | rows/s | MB/s | peak RSS MB | seconds |")
+        print("|---:|---|---|---:|---:|---:|---:|")
     try:
         for size in args.sizes:
             replica = args.work / f"replica-{size}"
             if not (replica / "replica.duckdb").exists():
                 generate(replica, ReplicaSpec(orgs=1, chats_per_org=size, seed=1))
-            for kind in args.types:
+            for file_format in args.formats or []:
+                with tempfile.TemporaryDirectory(dir=args.work) as workdir:
+                    where = [str(replica.resolve()), stack.s3_url, workdir, "chat", file_format]
+                    print_format(size, file_format, child("pipeline", where))
+                    clear_bucket(stack)
+            for kind in [] if args.formats else args.types:
                 with tempfile.TemporaryDirectory(dir=args.work) as workdir:
                     where = [str(replica.resolve()), stack.s3_url, workdir, kind]
                     pipeline = child("pipeline", where)
