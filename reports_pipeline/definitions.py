@@ -7,7 +7,15 @@ import os
 from dagster import Definitions, EnvVar
 from dagster_aws.s3 import S3Resource
 
-from reports_pipeline.assets import replica_tables
+from reports_pipeline.assets import (
+    EXPORTS,
+    REPLICA_TABLES,
+    check_replica,
+    check_replica_hourly,
+    observe_replica,
+    replica_freshness,
+    replica_invariants,
+)
 from reports_pipeline.export import export_report
 from reports_pipeline.resources import JobTableResource, ReplicaResource, ReportStoreResource
 from reports_pipeline.sensors import reconcile_reports
@@ -31,6 +39,7 @@ def build_resources(settings: ServiceSettings) -> dict[str, object]:
         ),
         "job_table": JobTableResource(
             database_url=settings.database_url,
+            public_api_url=settings.public_api_url,
             # An EnvVar shows in the Dagster UI by name only, never by value.
             file_password_key=EnvVar("REPORTS_FILE_PASSWORD_KEY")
             if "REPORTS_FILE_PASSWORD_KEY" in os.environ
@@ -39,9 +48,16 @@ def build_resources(settings: ServiceSettings) -> dict[str, object]:
     }
 
 
-defs = Definitions(
-    jobs=[export_report],
-    assets=[replica_tables],
-    sensors=[reconcile_reports],
-    resources=build_resources(ServiceSettings()),
-)
+def build_definitions(settings: ServiceSettings) -> Definitions:
+    freshness_checks, freshness_sensor = replica_freshness(settings.replica_max_age_hours)
+    return Definitions(
+        jobs=[export_report, check_replica],
+        assets=[*REPLICA_TABLES, *EXPORTS],
+        asset_checks=[replica_invariants, *freshness_checks],
+        sensors=[reconcile_reports, observe_replica, freshness_sensor],
+        schedules=[check_replica_hourly],
+        resources=build_resources(settings),
+    )
+
+
+defs = build_definitions(ServiceSettings())

@@ -12,9 +12,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC
+from typing import Any
 
 import polars as pl
 from dagster import (
+    AssetMaterialization,
     Config,
     Failure,
     MetadataValue,
@@ -25,6 +27,7 @@ from dagster import (
 )
 from pydantic import ValidationError
 
+from reports_pipeline.assets import ORGANISATIONS_PARTITIONS, export_key
 from reports_pipeline.formats import (
     FORMATS,
     FileFormat,
@@ -53,6 +56,9 @@ TAG_ORGANISATION = "reports/organisation"
 TAG_TYPE = "reports/type"
 TAG_REPORT_ID = "reports/report_id"
 TAG_REQUESTED_BY = "reports/requested_by"
+TAG_REQUESTED_BY_NAME = "reports/requested_by_name"
+TAG_OUTCOME = "reports/outcome"  # the plain reason a run did not complete its report
+MAX_TAG_VALUE = 200
 
 
 class ExportConfig(Config):
@@ -78,7 +84,10 @@ def run_tags(report: ReportRow) -> dict[str, str]:
         TAG_ORGANISATION: report.organisation_id,
         TAG_TYPE: report.type,
         TAG_REPORT_ID: report.id,
-        TAG_REQUESTED_BY: report.requested_by.id[:200],
+        TAG_REQUESTED_BY: report.requested_by.id[:MAX_TAG_VALUE],
+        TAG_REQUESTED_BY_NAME: (report.requested_by.name or report.requested_by.email or "")[
+            :MAX_TAG_VALUE
+        ],
     }
 
 
@@ -137,24 +146,72 @@ def export_op(
             files.delete(key)
             raise ReportLost()
     except ReportLost:
-        raise Failure(
-            "The report was canceled (or failed) while this run was writing it; "
-            "the run stopped and removed its file."
-        ) from None
-    except BaseException as error:
-        lifecycle.fail(report.id, _reason(error, run_id), run_id=run_id)
+        reason = _why_lost(job_table, report.id)
+        _explain(context, report, reason)
+        raise Failure(description=reason, metadata=_links(job_table, report)) from None
+    except Exception as error:
+        reason = _reason(error, run_id)
+        lifecycle.fail(report.id, reason, run_id=run_id)
+        _explain(context, report, reason)
+        raise Failure(description=reason, metadata=_links(job_table, report)) from error
+    except BaseException as error:  # Dagster terminated the run, or the process stops
+        reason = _reason(error, run_id)
+        lifecycle.fail(report.id, reason, run_id=run_id)
+        _explain(context, report, reason)
         raise
-    elapsed = time.monotonic() - started
+    _record(context, job_table, report, result, rows.total, time.monotonic() - started)
+
+
+def _record(
+    context: OpExecutionContext,
+    job_table: JobTableResource,
+    report: ReportRow,
+    result: UploadResult,
+    rows: int,
+    elapsed: float,
+) -> None:
+    """The run's metadata, and the export as a materialization of its type's asset in its
+    organisation's partition (the lineage a data engineer follows in the UI)."""
+    facts: dict[str, Any] = {
+        "rows": rows,
+        "bytes": result.size_bytes,
+        "format": report.format,
+        "password_protected": report.password_protected,
+        "report_id": report.id,
+        "requested_by": report.requested_by.name or report.requested_by.id,
+        **_links(job_table, report),
+    }
     context.add_output_metadata(
-        {
-            "rows": rows.total,
-            "bytes": result.size_bytes,
-            "parts": result.parts,
-            "duration_s": round(elapsed, 3),
-            "object_uri": MetadataValue.url(f"s3://{store.bucket}/{key}"),
-        }
+        {**facts, "parts": result.parts, "duration_s": round(elapsed, 3), "object_key": result.key}
     )
-    context.log.info(f"wrote {rows.total} rows, {result.size_bytes} bytes in {elapsed:.1f}s")
+    instance, partitions = context.instance, ORGANISATIONS_PARTITIONS
+    if not instance.has_dynamic_partition(partitions, report.organisation_id):
+        instance.add_dynamic_partitions(partitions, [report.organisation_id])
+    context.log_event(
+        AssetMaterialization(
+            asset_key=export_key(report.type), partition=report.organisation_id, metadata=facts
+        )
+    )
+    context.log.info(f"wrote {rows} rows, {result.size_bytes} bytes in {elapsed:.1f}s")
+
+
+def _links(job_table: JobTableResource, report: ReportRow) -> dict[str, MetadataValue]:
+    return {"report": MetadataValue.url(job_table.report_url(report))}
+
+
+def _why_lost(job_table: JobTableResource, report_id: str) -> str:
+    now = job_table.table.get_by_id(report_id)
+    if now is not None and now.canceled_by is not None:
+        who = now.canceled_by.name or now.canceled_by.email or now.canceled_by.id
+        return f"Canceled by {who}; the run stopped and removed what it had written."
+    error = now.error if now is not None else None
+    return f"Failed while this run was writing it ({error}); the run stopped and removed its file."
+
+
+def _explain(context: OpExecutionContext, report: ReportRow, reason: str) -> None:
+    """The plain reason, where a data engineer looks: a run tag and the log's last line."""
+    context.instance.add_run_tags(context.run_id, {TAG_OUTCOME: reason[:MAX_TAG_VALUE]})
+    context.log.error(f"report {report.id} did not complete: {reason}")
 
 
 def _parse(report: ReportRow) -> RequestBase:

@@ -103,6 +103,11 @@ class ReplicaReader:
     def __exit__(self, *_: object) -> None:
         self.close()
 
+    @property
+    def tables_read(self) -> set[str]:
+        """The replica tables this reader has been asked to read so far."""
+        return self._declared & set(TABLES)
+
     def source(self, table: str) -> str:
         """The Parquet glob of this organisation's partition, or "" when it has none."""
         if table not in TABLES:

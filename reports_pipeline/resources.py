@@ -6,7 +6,7 @@ from dagster import ConfigurableResource, InitResourceContext
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
 
-from reports_pipeline.job_table import JobTable, make_engine
+from reports_pipeline.job_table import JobTable, ReportRow, make_engine
 from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.protection import PasswordBox
 from reports_pipeline.replica import ReplicaReader
@@ -32,6 +32,8 @@ class JobTableResource(ConfigurableResource):
     database_url: str
     # Opens the sealed password of a protected file (reports_pipeline.protection).
     file_password_key: str = LOCAL_FILE_PASSWORD_KEY
+    # Where people reach the API that serves this job table (runs link to their report).
+    public_api_url: str = "http://127.0.0.1:8000"
     _table: "JobTable | None" = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
@@ -50,6 +52,10 @@ class JobTableResource(ConfigurableResource):
     @property
     def lifecycle(self) -> Lifecycle:
         return Lifecycle(self.table.engine)
+
+    def report_url(self, report: ReportRow) -> str:
+        base = self.public_api_url.rstrip("/")
+        return f"{base}/api/wp-crm/reports/{report.organisation_id}/{report.id}"
 
     @property
     def passwords(self) -> PasswordBox:

@@ -19,7 +19,13 @@ from dagster import (
     sensor,
 )
 
-from reports_pipeline.export import TAG_REPORT_ID, export_report, run_config, run_tags
+from reports_pipeline.export import (
+    TAG_OUTCOME,
+    TAG_REPORT_ID,
+    export_report,
+    run_config,
+    run_tags,
+)
 from reports_pipeline.job_table import ReportRow, utcnow
 from reports_pipeline.reconcile import (
     Discard,
@@ -83,7 +89,10 @@ def _apply(
 ) -> None:
     lifecycle = job_table.lifecycle
     if isinstance(decision, Terminate):
+        by = report.canceled_by
+        who = (by.name or by.email or by.id) if by else "an admin"
         for run_id in decision.run_ids:
+            context.instance.add_run_tags(run_id, {TAG_OUTCOME: f"Canceled by {who}"[:200]})
             context.instance.run_coordinator.cancel_run(run_id)
         context.log.info(f"report {report.id} was canceled: terminating {decision.run_ids}")
     elif isinstance(decision, Discard):
@@ -105,4 +114,6 @@ def _apply(
         marked = lifecycle.fail(
             report.id, decision.reason, run_id=decision.run_id, discarded=discarded
         )
+        if marked and context.instance.has_run(decision.run_id):  # say why, on the run too
+            context.instance.add_run_tags(decision.run_id, {TAG_OUTCOME: decision.reason[:200]})
         context.log.info(f"report {report.id} {'failed' if marked else 'had moved on'}")

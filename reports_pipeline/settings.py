@@ -29,6 +29,10 @@ class ServiceSettings(BaseSettings):
     dagster_url: str = "http://127.0.0.1:3000"
     slice_rows: int = 50_000
     file_password_key: str = LOCAL_FILE_PASSWORD_KEY
+    # A replica table unchanged for longer than this fails its freshness check (a warning).
+    replica_max_age_hours: float = 26
+    # Where people reach the API: runs link to their report there.
+    public_api_url: str = "http://127.0.0.1:8000"
 
     @model_validator(mode="after")
     def _production_has_a_real_key(self) -> Self:

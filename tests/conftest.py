@@ -13,7 +13,7 @@ import io
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 import pytest
 import sqlalchemy as sa
+from dagster import DagsterInstance
 from dagster_aws.s3 import S3Resource
 from fastapi.testclient import TestClient
 
@@ -236,47 +237,64 @@ def export_job_table(tmp_path: Path) -> JobTableResource:
 
 
 @pytest.fixture
-def export(
-    replica: Path, store: ReportStore, s3_server: Stack, export_job_table: JobTableResource
-) -> Callable[..., Exported]:
-    table, lifecycle = export_job_table.table, export_job_table.lifecycle
-    made: list[str] = []
-    s3 = S3Resource(
-        endpoint_url=s3_server.s3_url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        max_attempts=1,
-    )
+def export_instance() -> Iterator[DagsterInstance]:
+    """The Dagster instance the `export` fixture's runs record their events in."""
+    with DagsterInstance.ephemeral() as instance:
+        yield instance
 
-    def run(
+
+class Exporter:
+    """Real `export_report` runs: `export(type, filters, ...)` requests and runs one;
+    `export.run_report(report)` runs one already in the job table."""
+
+    def __init__(
+        self,
+        replica: Path,
+        store: ReportStore,
+        s3: S3Resource,
+        job_table: JobTableResource,
+        instance: DagsterInstance,
+    ) -> None:
+        self.replica, self.store, self.s3 = replica, store, s3
+        self.job_table, self.instance = job_table, instance
+        self.made: list[str] = []
+
+    def __call__(
+        self,
         report_type: str,
         filters: dict[str, Any] | None = None,
         tz: str = "UTC",
         org: str = ORG,
-        expect_success: bool = True,
-        slice_rows: int = 500,
-        store_class: type[ReportStoreResource] = ReportStoreResource,
         file_format: str = "csv",
-        xlsx_sheet_rows: int | None = None,
         password: str | None = None,
+        **run: Any,
     ) -> Exported:
-        resources = {
-            "replica": ReplicaResource(root=str(replica), slice_rows=slice_rows),
-            "store": store_class(s3=s3, bucket=store.bucket),
-            "job_table": export_job_table,
-        }
         request = parse_request(
             {"type": report_type, "filters": filters or {}, "timezone": tz, "format": file_format}
         )
-        sealed = export_job_table.passwords.seal(password) if password else None
+        sealed = self.job_table.passwords.seal(password) if password else None
         # Each request as if made after the last one's rate-limit window: one test may
         # export the same type several times (in several formats, say).
-        requested_at = utcnow() + RATE_LIMIT_WINDOW * len(made)
-        report = lifecycle.request(
+        requested_at = utcnow() + RATE_LIMIT_WINDOW * len(self.made)
+        report = self.job_table.lifecycle.request(
             org, request, Requester("u"), sealed_password=sealed, now=requested_at
         )
-        made.append(report.id)
+        self.made.append(report.id)
+        return self.run_report(report, **run)
+
+    def run_report(
+        self,
+        report: ReportRow,
+        expect_success: bool = True,
+        slice_rows: int = 500,
+        store_class: type[ReportStoreResource] = ReportStoreResource,
+        xlsx_sheet_rows: int | None = None,
+    ) -> Exported:
+        resources = {
+            "replica": ReplicaResource(root=str(self.replica), slice_rows=slice_rows),
+            "store": store_class(s3=self.s3, bucket=self.store.bucket),
+            "job_table": self.job_table,
+        }
         config = run_config(report.id)
         if xlsx_sheet_rows:
             config["ops"]["export"]["config"]["xlsx_sheet_rows"] = xlsx_sheet_rows
@@ -285,15 +303,33 @@ def export(
             tags=run_tags(report),
             resources=resources,
             raise_on_error=False,
+            instance=self.instance,
         )
         assert result.success is expect_success
-        finished = table.get(org, report.id)
+        finished = self.job_table.table.get_by_id(report.id)
         assert finished is not None
         if not expect_success:
             return Exported(finished, b"")
         assert finished.status is Status.COMPLETED, finished.error
-        body = store.client.get_object(Bucket=store.bucket, Key=finished.object_key)["Body"].read()
+        key = finished.object_key
+        body = self.store.client.get_object(Bucket=self.store.bucket, Key=key)["Body"].read()
         assert finished.file_size_bytes == len(body)
         return Exported(finished, body)
 
-    return run
+
+@pytest.fixture
+def export(
+    replica: Path,
+    store: ReportStore,
+    s3_server: Stack,
+    export_job_table: JobTableResource,
+    export_instance: DagsterInstance,
+) -> Exporter:
+    s3 = S3Resource(
+        endpoint_url=s3_server.s3_url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        max_attempts=1,
+    )
+    return Exporter(replica, store, s3, export_job_table, export_instance)

@@ -27,7 +27,7 @@ from dagster._core.remote_origin import (
 from dagster_aws.s3 import S3Resource
 
 from devstack import REPO, Stack
-from reports_pipeline.export import run_tags
+from reports_pipeline.export import TAG_OUTCOME, run_tags
 from reports_pipeline.job_table import JobTable, ReportRow, Requester, Status, utcnow
 from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.reconcile import (
@@ -248,6 +248,8 @@ def test_a_tick_that_raises_is_done_again_by_the_next(
     failed = read(job_table, report)
     assert (failed.status, failed.error) == (Status.FAILED, RUN_ENDED[S.FAILURE])
     assert failed.discarded_at is not None
+    dead = instance.get_run_by_id("dead-run")
+    assert dead is not None and dead.tags[TAG_OUTCOME] == failed.error  # seen in the UI
     assert files_of(store, report) == 0
     assert job_table.unsettled() == []
 
@@ -307,6 +309,7 @@ def test_a_canceled_reports_queued_run_is_terminated_then_its_files_removed(
     tick(instance, database_url, resource)
     run = instance.get_run_by_id(queued)
     assert run is not None and run.status is S.CANCELED
+    assert run.tags[TAG_OUTCOME] == "Canceled by admin"
     assert read(job_table, report).discarded_at is None
     tick(instance, database_url, resource)
     assert read(job_table, report).discarded_at is not None

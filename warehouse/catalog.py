@@ -20,14 +20,26 @@ def build_catalog(root: Path) -> Path:
     path = root / CATALOG_FILE
     path.unlink(missing_ok=True)
     with duckdb.connect(str(path)) as con:
-        for table in TABLES:
-            glob = table_glob(root.resolve(), table)
-            # View names and paths are ours; DuckDB cannot bind parameters in DDL.
-            con.execute(
-                f"CREATE VIEW {table} AS SELECT * FROM "  # noqa: S608
-                f"read_parquet('{glob}', hive_partitioning = true)"
-            )
+        _create_views(con, root)
     return path
+
+
+def connect_views(root: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory connection with the catalog's views, for a replica that has Parquet
+    files but no catalog file (a production replica written by the CRM's replication)."""
+    con = duckdb.connect()
+    _create_views(con, root)
+    return con
+
+
+def _create_views(con: duckdb.DuckDBPyConnection, root: Path) -> None:
+    for table in TABLES:
+        glob = table_glob(root.resolve(), table)
+        # View names and paths are ours; DuckDB cannot bind parameters in DDL.
+        con.execute(
+            f"CREATE VIEW {table} AS SELECT * FROM "  # noqa: S608
+            f"read_parquet('{glob}', hive_partitioning = true)"
+        )
 
 
 def open_catalog(root: Path) -> duckdb.DuckDBPyConnection:

@@ -30,6 +30,7 @@ class ReportType:
     description: str
     filters: type[ReportFilters]
     build: ExportBuilder
+    reads: frozenset[str]  # the replica tables an export of this type may read
     example: dict[str, Any] = field(default_factory=dict)
 
     def parse_filters(self, payload: dict[str, Any] | None) -> ReportFilters:

@@ -332,8 +332,37 @@ def build(
     )
 
 
+# Every replica table a chat export may read (its lineage in Dagster).
+CHAT_READS = (
+    "chats",
+    "channels",
+    "chat_contacts",
+    "contacts",
+    "contact_field_values",
+    "contact_templates",
+    "custom_fields",
+    "chat_labels",
+    "labels",
+    "chat_assignees",
+    "chat_teams",
+    "teams",
+    "team_members",
+    "chat_external_items",
+    "notes",
+    "messages",
+    "tickets",
+    "ticket_issues",
+    "ticket_statuses",
+    "bot_sessions",
+    "bot_journeys",
+    "goal_events",
+    "goals",
+    "tracker_values",
+)
+
 REPORT = ReportType(
     name="chat",
+    reads=frozenset(CHAT_READS),
     label="Chat",
     description="Conversations in the Home inbox with contact, assignees, notes, tickets, "
     "bot journey and response times.",

@@ -102,6 +102,18 @@ def build(reader: ReplicaReader, filters: ContactFilters, tz: str, slice_rows: i
 
 REPORT = ReportType(
     name="contact",
+    reads=frozenset(
+        (
+            "contacts",
+            "contact_field_values",
+            "contact_templates",
+            "custom_fields",
+            "channels",
+            "chat_contacts",
+            "chats",
+            "team_members",
+        )
+    ),
     label="Contact",
     description="Contacts with their channel, template, chats and custom fields.",
     filters=ContactFilters,

@@ -233,6 +233,19 @@ def build(reader: ReplicaReader, filters: GoalFilters, tz: str, slice_rows: int)
 
 REPORT = ReportType(
     name="goal",
+    reads=frozenset(
+        (
+            "bot_sessions",
+            "goal_events",
+            "goals",
+            "tracker_values",
+            "bot_journeys",
+            "channels",
+            "chat_contacts",
+            "chats",
+            "contacts",
+        )
+    ),
     label="Goal",
     description="Bot journey goals reached per chat, with the trackers recorded at each goal.",
     filters=GoalFilters,

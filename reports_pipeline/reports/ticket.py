@@ -97,6 +97,9 @@ def build(reader: ReplicaReader, filters: TicketFilters, tz: str, slice_rows: in
 
 REPORT = ReportType(
     name="ticket",
+    reads=frozenset(
+        ("tickets", "contacts", "team_members", "ticket_issues", "ticket_statuses", "workflows")
+    ),
     label="Ticket",
     description="Tickets raised from chats, as filtered on the Tickets page.",
     filters=TicketFilters,
