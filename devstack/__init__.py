@@ -78,6 +78,7 @@ class Stack:
                 "REPORTS_S3_ENDPOINT_URL": self.s3_url,
                 "REPORTS_S3_BUCKET": self.bucket,
                 "REPORTS_DAGSTER_URL": self.dagster_url,
+                "REPORTS_PUBLIC_API_URL": self.api_url,
                 # The local S3 server accepts any key; boto3 only needs one to sign.
                 "AWS_ACCESS_KEY_ID": env.get("AWS_ACCESS_KEY_ID", "local"),
                 "AWS_SECRET_ACCESS_KEY": env.get("AWS_SECRET_ACCESS_KEY", "local"),

@@ -150,14 +150,11 @@ def export_op(
         _explain(context, report, reason)
         raise Failure(description=reason, metadata=_links(job_table, report)) from None
     except Exception as error:
-        reason = _reason(error, run_id)
-        lifecycle.fail(report.id, reason, run_id=run_id)
+        reason = _fail(job_table, report, _reason(error, run_id), run_id)
         _explain(context, report, reason)
         raise Failure(description=reason, metadata=_links(job_table, report)) from error
     except BaseException as error:  # Dagster terminated the run, or the process stops
-        reason = _reason(error, run_id)
-        lifecycle.fail(report.id, reason, run_id=run_id)
-        _explain(context, report, reason)
+        _explain(context, report, _fail(job_table, report, _reason(error, run_id), run_id))
         raise
     _record(context, job_table, report, result, rows.total, time.monotonic() - started)
 
@@ -197,6 +194,13 @@ def _record(
 
 def _links(job_table: JobTableResource, report: ReportRow) -> dict[str, MetadataValue]:
     return {"report": MetadataValue.url(job_table.report_url(report))}
+
+
+def _fail(job_table: JobTableResource, report: ReportRow, reason: str, run_id: str) -> str:
+    """Fail the report for `reason`; the reason that stands (a cancel may have come first)."""
+    if job_table.lifecycle.fail(report.id, reason, run_id=run_id):
+        return reason
+    return _why_lost(job_table, report.id)
 
 
 def _why_lost(job_table: JobTableResource, report_id: str) -> str:

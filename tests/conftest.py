@@ -24,11 +24,12 @@ import sqlalchemy as sa
 from dagster import DagsterInstance
 from dagster_aws.s3 import S3Resource
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from api.config import ApiSettings
 from api.main import create_app
 from api.tokens import mint
-from devstack import Ports, Stack
+from devstack import REPO, Ports, Stack
 from reports_pipeline.definitions import defs
 from reports_pipeline.export import run_config, run_tags
 from reports_pipeline.job_table import (
@@ -333,3 +334,39 @@ def export(
         max_attempts=1,
     )
     return Exporter(replica, store, s3, export_job_table, export_instance)
+
+
+# ---------------------------------------------------------------- headless Chromium
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = REPO / "artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed (.ci/run installs Debian's package)")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()

@@ -1,5 +1,8 @@
 """The replica's invariants, each a query that counts the rows breaking it.
 
+Ids are the CRM's per organisation: two organisations may use the same id, so every rule
+holds within one organisation (as every export reads one).
+
 The exports rely on them; `tests/test_warehouse.py` proves them on generated data, and
 the Dagster asset checks (`reports_pipeline/assets.py`) run the same queries against the
 live replica every hour. Every query is a constant text over the catalog's views.
@@ -77,8 +80,8 @@ def _unique(table: str, key: str) -> Invariant:
     return Invariant(
         f"{key}_is_unique",
         table,
-        f"No two rows of `{table}` share a `{key}`.",
-        f"SELECT count(*) - count(DISTINCT {key}) FROM {table}",  # noqa: S608 - our names
+        f"No two rows of `{table}` in one organisation share a `{key}`.",
+        f"SELECT count(*) - count(DISTINCT (org_id, {key})) FROM {table}",  # noqa: S608
     )
 
 
@@ -98,7 +101,7 @@ def _one_primary(table: str) -> Invariant:
         table,
         f"A chat has at most one primary row in `{table}`.",
         f"SELECT count(*) FROM (SELECT chat_id FROM {table} WHERE is_primary "  # noqa: S608
-        "GROUP BY chat_id HAVING count(*) > 1)",
+        "GROUP BY org_id, chat_id HAVING count(*) > 1)",
     )
 
 
@@ -112,15 +115,17 @@ INVARIANTS: list[Invariant] = [
         "messages",
         "A chat's messages are in time order by id.",
         """SELECT count(*) FROM (
-               SELECT sent_at < lag(sent_at) OVER (PARTITION BY chat_id ORDER BY message_id) b
+               SELECT sent_at < lag(sent_at) OVER (
+                   PARTITION BY org_id, chat_id ORDER BY message_id) b
                FROM messages) WHERE b""",
     ),
     Invariant(
         "messages_bound_their_chat",
         "chats",
         "A chat's last_message_at is its newest message, and no message precedes the chat.",
-        """SELECT count(*) FROM chats c JOIN (SELECT chat_id, max(sent_at) m, min(sent_at) f
-                                              FROM messages GROUP BY chat_id) x USING (chat_id)
+        """SELECT count(*) FROM chats c
+           JOIN (SELECT org_id, chat_id, max(sent_at) m, min(sent_at) f
+                 FROM messages GROUP BY org_id, chat_id) x USING (org_id, chat_id)
            WHERE c.last_message_at <> x.m OR x.f < c.created_at""",
     ),
     Invariant(
@@ -133,8 +138,8 @@ INVARIANTS: list[Invariant] = [
         "goal_positions_are_contiguous",
         "goal_events",
         "A session's goal events are numbered 1..n without gaps.",
-        """SELECT count(*) FROM (SELECT session_id, min(position) lo, max(position) hi,
-                                        count(*) n FROM goal_events GROUP BY session_id)
+        """SELECT count(*) FROM (SELECT min(position) lo, max(position) hi, count(*) n
+                                 FROM goal_events GROUP BY org_id, session_id)
            WHERE lo <> 1 OR hi <> n""",
     ),
 ]
