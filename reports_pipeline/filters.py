@@ -150,29 +150,29 @@ class DateRange(StrictModel):
     def start(self, tz: str) -> datetime:
         """The first instant in range (UTC)."""
         assert self.from_ is not None
-        return _utc(self.from_, tz)
+        return utc_instant(self.from_, tz)
 
     def end(self, tz: str) -> datetime | None:
         """The last instant in range (UTC); None when the range runs to the end of time."""
         assert self.to is not None
         if isinstance(self.to, datetime):
-            return _utc(self.to, tz)
+            return utc_instant(self.to, tz)
         if self.to == date.max:
             return None
-        return _utc(self.to + timedelta(days=1), tz) - timedelta(microseconds=1)
+        return utc_instant(self.to + timedelta(days=1), tz) - timedelta(microseconds=1)
 
     def to_expr(self, column: pl.Expr, tz: str) -> pl.Expr:
         parts: list[pl.Expr] = []
         if self.from_ is not None:
             parts.append(column >= self.start(tz))
         if isinstance(self.to, datetime):
-            parts.append(column <= _utc(self.to, tz))
+            parts.append(column <= utc_instant(self.to, tz))
         elif self.to is not None and self.to < date.max:
-            parts.append(column < _utc(self.to + timedelta(days=1), tz))
+            parts.append(column < utc_instant(self.to + timedelta(days=1), tz))
         return _all(parts).fill_null(False)
 
 
-def _utc(bound: date | datetime, tz: str) -> datetime:
+def utc_instant(bound: date | datetime, tz: str) -> datetime:
     """A bound as a UTC instant: a date is its midnight in `tz`; clamped to the calendar."""
     if not isinstance(bound, datetime):
         bound = datetime.combine(bound, time.min, ZoneInfo(tz))
@@ -296,16 +296,21 @@ class ReportFilters(StrictModel):
     """
 
     def compile(self, tz: str, fields: Collection[str] | None = None) -> list[pl.Expr]:
-        exprs = []
+        return [
+            _compile_field(value, columns, tz)
+            for name, value, columns in self.active()
+            if columns and (fields is None or name in fields)
+        ]
+
+    def active(self) -> Iterator[tuple[str, Any, tuple[str, ...]]]:
+        """Each filter that is set: its name, value and the columns its `On` names (none
+        for fields the report type compiles itself, such as predicate lists)."""
         for name, info in type(self).model_fields.items():
-            if fields is not None and name not in fields:
-                continue
             value = getattr(self, name)
-            marker = next((m for m in info.metadata if isinstance(m, On)), None)
-            if value is None or marker is None:
+            if value is None:
                 continue
-            exprs.append(_compile_field(value, marker.columns, tz))
-        return exprs
+            marker = next((m for m in info.metadata if isinstance(m, On)), None)
+            yield name, value, marker.columns if marker else ()
 
     def where(self, tz: str, fields: Collection[str] | None = None) -> pl.Expr:
         """All filters (or those named in `fields`) as one expression."""

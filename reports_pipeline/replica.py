@@ -34,6 +34,16 @@ class Prefilter:
     sql: str = "TRUE"
     params: dict[str, Any] = field(default_factory=dict)
 
+    def __and__(self, other: Prefilter) -> Prefilter:
+        if other is EVERY_ROW or other.sql == "TRUE":
+            return self
+        if self.sql == "TRUE":
+            return other
+        clash = self.params.keys() & other.params.keys()
+        if clash:
+            raise ValueError(f"prefilters share parameter names {sorted(clash)}")
+        return Prefilter(f"({self.sql}) AND ({other.sql})", {**self.params, **other.params})
+
 
 EVERY_ROW = Prefilter()
 
@@ -149,6 +159,16 @@ class ReplicaReader:
             relation = relation.limit(0)
         relation.create_view(table, replace=True)
         self._declared.add(table)
+
+    def columns(self, table: str) -> set[str]:
+        """The columns of a table (as this organisation's partition reads)."""
+        return set(self.query(table, f"SELECT * FROM {table} LIMIT 0").columns)  # noqa: S608
+
+    def count(self, table: str, keep: Prefilter = EVERY_ROW) -> int:
+        """The table's rows that `keep` keeps."""
+        sql = f"SELECT count(*) AS n FROM {table} WHERE {keep.sql}"  # noqa: S608 - our text
+        frame = self.query(table, sql, keep.params)
+        return int(frame["n"][0])
 
     def materialize(self, name: str, tables: Sequence[str], sql: str) -> None:
         """Keep `sql`'s result as the temporary table `name` for this reader's later queries

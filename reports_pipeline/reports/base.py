@@ -9,15 +9,24 @@ from typing import Any
 import polars as pl
 
 from reports_pipeline.filters import ReportFilters
+from reports_pipeline.pushdown import pushed
 from reports_pipeline.replica import EVERY_ROW, NO_ROWS, Prefilter, ReplicaReader, Slice
 
 
 @dataclass
 class Export:
-    """The header and a stream of frames whose columns are exactly `columns`, in order."""
+    """The header and a stream of frames whose columns are exactly `columns`, in order;
+    `rows_expected`, when it could be counted before any row is read, how many rows."""
 
     columns: list[str]
     batches: Iterator[pl.DataFrame]
+    rows_expected: int | None = None
+
+
+# Filters decided from the base table's own columns narrow the replica query itself
+# (reports_pipeline.pushdown). Off, every row is sliced and the filters decide after
+# enrichment alone: the differential test compares the two.
+PUSHDOWN = True
 
 
 ExportBuilder = Callable[[ReplicaReader, Any, str, int], Export]
@@ -75,11 +84,21 @@ def sliced_export(
     where: pl.Expr,
     columns: dict[str, pl.Expr],
     keep: Prefilter = EVERY_ROW,
+    *,
+    filters: ReportFilters | None = None,
+    tz: str = "UTC",
 ) -> Export:
     """The export of a table read slice by slice in `order` (table, timestamp, id): each
     slice is enriched with its own related rows, filtered, and cut to the columns. Only
-    rows `keep` keeps are sliced and enriched at all."""
+    rows `keep` keeps, and that the `filters` on the table's own columns can keep, are
+    sliced and enriched at all. When those filters are all there is, the export's row
+    count is counted first."""
     table, ts, key = order
+    exact = False
+    if filters is not None and PUSHDOWN:
+        push = pushed(filters, tz, reader.columns(table))
+        exact = push.exact and keep is EVERY_ROW
+        keep = keep & push.keep
 
     def batch(part: Slice) -> pl.DataFrame:
         frame = enrich(reader.slice_rows(table, ts, key, part, keep))
@@ -94,4 +113,5 @@ def sliced_export(
         if empty:  # no row at all: still one (empty) batch, for the columns' types
             yield batch(NO_ROWS)
 
-    return Export(list(columns), batches())
+    expected = reader.count(table, keep) if exact else None
+    return Export(list(columns), batches(), expected)

@@ -104,7 +104,14 @@ def build(reader: ReplicaReader, filters: CallLogFilters, tz: str, slice_rows: i
         )
 
     return sliced_export(
-        reader, ("call_logs", "started_at", "call_id"), slice_rows, enrich, where, COLUMNS
+        reader,
+        ("call_logs", "started_at", "call_id"),
+        slice_rows,
+        enrich,
+        where,
+        COLUMNS,
+        filters=filters,
+        tz=tz,
     )
 
 

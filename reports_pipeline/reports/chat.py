@@ -328,7 +328,15 @@ def build(
         return frame.join(values, on="contact_id", how="left")
 
     return sliced_export(
-        reader, ("chats", "created_at", "chat_id"), slice_rows, enrich, where, columns, keep
+        reader,
+        ("chats", "created_at", "chat_id"),
+        slice_rows,
+        enrich,
+        where,
+        columns,
+        keep,
+        filters=filters,
+        tz=tz,
     )
 
 

@@ -96,7 +96,14 @@ def build(reader: ReplicaReader, filters: ContactFilters, tz: str, slice_rows: i
         )
 
     return sliced_export(
-        reader, ("contacts", "created_at", "contact_id"), slice_rows, enrich, where, columns
+        reader,
+        ("contacts", "created_at", "contact_id"),
+        slice_rows,
+        enrich,
+        where,
+        columns,
+        filters=filters,
+        tz=tz,
     )
 
 

@@ -91,7 +91,14 @@ def build(reader: ReplicaReader, filters: TicketFilters, tz: str, slice_rows: in
         )
 
     return sliced_export(
-        reader, ("tickets", "created_at", "ticket_id"), slice_rows, enrich, where, COLUMNS
+        reader,
+        ("tickets", "created_at", "ticket_id"),
+        slice_rows,
+        enrich,
+        where,
+        COLUMNS,
+        filters=filters,
+        tz=tz,
     )
 
 

@@ -1,0 +1,95 @@
+"""Filters pushed into the replica query: what a request's filters decide from the base
+table's own columns becomes a `Prefilter` (constant SQL over bound parameters), so an
+export slices and enriches only the rows that can match.
+
+The Polars filters (`reports_pipeline.filters`) still decide every row after enrichment;
+this only narrows what is read. Each translation below keeps exactly the rows its Polars
+twin keeps (null handling included), so when every active filter is pushed, the count of
+the prefiltered rows is the export's row count, known before a row is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from reports_pipeline.filters import (
+    DateRange,
+    MultiSetFilter,
+    NumberRange,
+    ReportFilters,
+    SetFilter,
+    utc_instant,
+)
+from reports_pipeline.replica import EVERY_ROW, Prefilter
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """The prefilter, and whether it decides the export's rows on its own (`exact`)."""
+
+    keep: Prefilter
+    exact: bool
+
+
+class _Params:
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def __call__(self, value: Any) -> str:
+        name = f"filter_{len(self.values)}"
+        self.values[name] = value
+        return f"${name}"
+
+
+def pushed(filters: ReportFilters, tz: str, base_columns: Collection[str]) -> Pushed:
+    """The filters that read only `base_columns`, as one prefilter."""
+    param, parts, exact = _Params(), [], True
+    for _, value, columns in filters.active():
+        sql = None
+        if len(columns) == 1 and columns[0] in base_columns:
+            sql = _sql(value, f'"{columns[0]}"', tz, param)
+        if sql is None:
+            exact = False  # decided later, on the enriched frame only
+        else:
+            parts.append(sql)
+    if not parts:
+        return Pushed(EVERY_ROW, exact)
+    return Pushed(Prefilter(" AND ".join(f"({p})" for p in parts), param.values), exact)
+
+
+def _sql(value: Any, column: str, tz: str, param: _Params) -> str | None:
+    if isinstance(value, bool):
+        return f"coalesce({column}, false) = {param(value)}"
+    if isinstance(value, MultiSetFilter):
+        return None  # list columns are never base columns
+    if isinstance(value, SetFilter):
+        return _set(value, column, param)
+    if isinstance(value, DateRange):
+        return _dates(value, column, tz, param)
+    if isinstance(value, NumberRange):
+        bounds = [f"{column} >= {param(value.min)}"] if value.min is not None else []
+        bounds += [f"{column} <= {param(value.max)}"] if value.max is not None else []
+        return " AND ".join(bounds) or "TRUE"
+    return None  # search: decided by Polars' own lower-casing, on the enriched frame
+
+
+def _set(value: SetFilter[Any], column: str, param: _Params) -> str:
+    if value.values is not None:
+        return f"coalesce(list_contains({param(list(value.values))}, {column}), false)"
+    if value.exclude_values is not None:
+        return (
+            f"{column} IS NULL OR NOT list_contains({param(list(value.exclude_values))}, {column})"
+        )
+    return f"{column} IS NOT NULL" if value.exists else f"{column} IS NULL"
+
+
+def _dates(value: DateRange, column: str, tz: str, param: _Params) -> str:
+    bounds = [f"{column} >= {param(value.start(tz))}"] if value.from_ is not None else []
+    if isinstance(value.to, datetime):
+        bounds.append(f"{column} <= {param(utc_instant(value.to, tz))}")
+    elif value.to is not None and value.to < date.max:
+        bounds.append(f"{column} < {param(utc_instant(value.to + timedelta(days=1), tz))}")
+    return " AND ".join(bounds) or "TRUE"
