@@ -67,6 +67,11 @@ class ReportPublic(BaseModel):
     completed_at: datetime | None
     canceled_at: datetime | None
     canceled_by: RequestedBy | None
+    rows_expected: int | None = Field(
+        description="How many rows the export matches, once the run has counted them "
+        "(before it writes when its filters are all on the table's own columns, else at "
+        "completion); null before."
+    )
     rows_written: int
     row_count: int | None
     file_size_bytes: int | None

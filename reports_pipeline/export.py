@@ -156,7 +156,7 @@ def export_op(
     except BaseException as error:  # Dagster terminated the run, or the process stops
         _explain(context, report, _fail(job_table, report, _reason(error, run_id), run_id))
         raise
-    _record(context, job_table, report, result, rows.total, time.monotonic() - started)
+    _record(context, job_table, report, result, rows, time.monotonic() - started)
 
 
 def _record(
@@ -164,13 +164,15 @@ def _record(
     job_table: JobTableResource,
     report: ReportRow,
     result: UploadResult,
-    rows: int,
+    counter: "_RowCounter",
     elapsed: float,
 ) -> None:
     """The run's metadata, and the export as a materialization of its type's asset in its
     organisation's partition (the lineage a data engineer follows in the UI)."""
+    rows = counter.total
     facts: dict[str, Any] = {
         "rows": rows,
+        "rows_expected": counter.expected if counter.expected is not None else rows,
         "bytes": result.size_bytes,
         "format": report.format,
         "password_protected": report.password_protected,
@@ -270,6 +272,8 @@ def _write(
     content_type = content_type_of(request.format, protected_file=target.password is not None)
     with replica.open(organisation_id) as reader:
         export = _build_export(request, reader, replica.slice_rows)
+        if export.rows_expected is not None:
+            rows.expect(export.rows_expected)
         with (
             prefetched(export.batches) as batches,
             contextlib.closing(target.chunks(export.columns, _pieces(batches, rows))) as chunks,
@@ -289,7 +293,14 @@ class _RowCounter:
     def __init__(self, context: OpExecutionContext, lifecycle: Lifecycle, report_id: str) -> None:
         self.context, self.lifecycle, self.report_id = context, lifecycle, report_id
         self.total = 0
+        self.expected: int | None = None
         self._last = time.monotonic()
+
+    def expect(self, rows: int) -> None:
+        self.expected = rows
+        if not self.lifecycle.expect(self.report_id, self.context.run_id, rows):
+            raise ReportLost()
+        self.context.log.info(f"{rows} rows to write")
 
     def add(self, rows: int) -> None:
         self.total += rows
@@ -298,7 +309,8 @@ class _RowCounter:
             self._last = now
             if not self.lifecycle.progress(self.report_id, self.context.run_id, self.total):
                 raise ReportLost()
-            self.context.log.info(f"{self.total} rows written")
+            of = f" of {self.expected}" if self.expected is not None else ""
+            self.context.log.info(f"{self.total} rows written{of}")
 
 
 def _pieces(batches: Iterator[pl.DataFrame], rows: "_RowCounter") -> Iterator[pl.DataFrame]:

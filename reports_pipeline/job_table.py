@@ -78,6 +78,7 @@ reports = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("started_at", UTCDateTime),
     sa.Column("completed_at", UTCDateTime),
+    sa.Column("rows_expected", sa.BigInteger),
     sa.Column("rows_written", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("row_count", sa.BigInteger),
     sa.Column("file_size_bytes", sa.BigInteger),
@@ -125,6 +126,7 @@ class ReportRow:
     canceled_by: Requester | None
     discarded_at: datetime | None
     password_protected: bool = False
+    rows_expected: int | None = None
     sealed_password: str | None = field(default=None, repr=False)
 
     @property
@@ -179,6 +181,7 @@ class ReportRow:
             canceled_by=canceled_by,
             discarded_at=m["discarded_at"],
             password_protected=bool(m["password_protected"]),
+            rows_expected=m["rows_expected"],
             sealed_password=m["sealed_password"],
         )
 

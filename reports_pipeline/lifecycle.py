@@ -105,6 +105,12 @@ class Lifecycle:
             dagster_run_id=run_id,
         )
 
+    def expect(self, report_id: str, run_id: str, rows_expected: int) -> bool:
+        """The run counted the rows its export matches. False: it no longer owns the report."""
+        return self._move(
+            report_id, leaving=Status.PROCESSING, run_id=run_id, rows_expected=rows_expected
+        )
+
     def progress(self, report_id: str, run_id: str, rows_written: int) -> bool:
         """False: the run no longer owns a processing report (canceled or failed meanwhile)."""
         return self._move(
@@ -131,6 +137,7 @@ class Lifecycle:
             completed_at=utcnow(),
             rows_written=row_count,
             row_count=row_count,
+            rows_expected=sa.func.coalesce(table.c.rows_expected, row_count),  # counted now
             file_size_bytes=size_bytes,
             file_name=file_name,
             object_key=object_key,

@@ -21,9 +21,10 @@ from dagster_aws.s3 import S3Resource
 from reports_pipeline.definitions import defs
 from reports_pipeline.export import run_config, run_tags
 from reports_pipeline.job_table import Requester, Status
+from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.resources import JobTableResource, ReplicaResource, ReportStoreResource
 from reports_pipeline.storage import PARTS_IN_FLIGHT, ReportStore
-from tests.conftest import ORG, Exported
+from tests.conftest import ORG, Exported, Exporter
 
 
 def count(catalog: duckdb.DuckDBPyConnection, sql: str, *params: object) -> int:
@@ -706,3 +707,29 @@ def test_an_empty_stream_is_an_empty_object(store: ReportStore) -> None:
     result = store.upload_stream("reports/org_001/r/empty.csv", iter([]))
     body = store.client.get_object(Bucket=store.bucket, Key=result.key)["Body"].read()
     assert (result.parts, result.size_bytes, body) == (1, 0, b"")
+
+
+def test_the_run_publishes_how_many_rows_it_will_write_before_it_writes(
+    export: Exporter, export_job_table: JobTableResource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[int | None, int]] = []
+    real_progress = Lifecycle.progress
+
+    def progress(self: Lifecycle, report_id: str, run_id: str, rows_written: int) -> bool:
+        report = export_job_table.table.get_by_id(report_id)
+        assert report is not None
+        seen.append((report.rows_expected, rows_written))
+        return real_progress(self, report_id, run_id, rows_written)
+
+    from reports_pipeline import export as export_module
+
+    monkeypatch.setattr(export_module, "PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(Lifecycle, "progress", progress)
+    out = export("ticket", {"priorities": {"values": ["high"]}}, slice_rows=200)
+    assert out.report.rows_expected == out.report.row_count == len(out.rows) > 0
+    # Known from the first progress report on, while rows_written still grows.
+    assert seen and all(expected == out.report.row_count for expected, _ in seen)
+    assert seen[0][1] < out.report.row_count
+    # A filter on related rows is decided after enrichment: the count comes at completion.
+    labelled = export("chat", {"labels": {"exists": True}})
+    assert labelled.report.rows_expected == labelled.report.row_count

@@ -396,7 +396,7 @@ function row(report) {
   const status = el("td", {}, [el("span", { class: `badge ${report.status}`, text: cap(report.status) })]);
   if (report.status === "failed" && report.error) status.append(el("div", { class: "reason", text: report.error }));
   const rows = report.status === "completed" ? report.row_count.toLocaleString()
-    : report.status === "processing" ? `${report.rows_written.toLocaleString()} so far` : "";
+    : report.status === "processing" ? progressOf(report) : "";
   if (report.status === "canceled") {
     const by = report.canceled_by && (report.canceled_by.name || report.canceled_by.email || report.canceled_by.id);
     status.append(el("div", { class: "hint", text: `by ${by}` }));
@@ -421,12 +421,28 @@ function row(report) {
   const tr = el("tr", { "data-report-id": report.id, "data-status": report.status }, [
     el("td", { text: label }), fileCell, el("td", { text: who }),
     el("td", { text: new Date(report.created_at).toLocaleString() }), status,
-    el("td", { text: rows }), el("td", { text: size(report.file_size_bytes) }), file,
+    typeof rows === "string" ? el("td", { text: rows }) : el("td", {}, [rows]),
+    el("td", { text: size(report.file_size_bytes) }), file,
   ]);
   return tr;
 }
 
 const FORMAT_LABELS = { csv: "CSV", csv_gz: "CSV (gzip)", xlsx: "Excel", parquet: "Parquet", jsonl: "JSON Lines" };
+
+// A processing export's progress: a bar, the share and the time left once the run has
+// counted its rows (rows_expected); otherwise the rows written so far.
+function progressOf(report) {
+  const done = report.rows_written, total = report.rows_expected;
+  if (total == null || total === 0) return `${done.toLocaleString()} so far`;
+  const share = Math.min(1, done / total);
+  const bar = el("progress", { max: "100", value: String(Math.round(share * 100)),
+    "aria-label": `${Math.round(share * 100)} percent written` });
+  const elapsed = (Date.now() - new Date(report.started_at || report.created_at)) / 1000;
+  const left = share > 0 ? Math.max(0, Math.round(elapsed * (1 - share) / share)) : null;
+  const text = `${Math.round(share * 100)}% of ${total.toLocaleString()}` +
+    (left != null ? ` · about ${left < 60 ? `${left} s` : `${Math.round(left / 60)} min`} left` : "");
+  return el("span", { class: "progress" }, [bar, el("span", { text })]);
+}
 
 function cap(text) { return text.charAt(0).toUpperCase() + text.slice(1); }
 
