@@ -10,7 +10,7 @@ the prefiltered rows is the export's row count, known before a row is written.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -24,6 +24,16 @@ from reports_pipeline.filters import (
     utc_instant,
 )
 from reports_pipeline.replica import EVERY_ROW, Prefilter
+
+
+@dataclass(frozen=True)
+class Related:
+    """A filter decided by the base row's related rows: rows of `table` whose `link` names
+    the base row (and, for a set filter, whose `column` holds one of the values)."""
+
+    table: str
+    link: str
+    column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,20 +54,49 @@ class _Params:
         return f"${name}"
 
 
-def pushed(filters: ReportFilters, tz: str, base_columns: Collection[str]) -> Pushed:
-    """The filters that read only `base_columns`, as one prefilter."""
-    param, parts, exact = _Params(), [], True
-    for _, value, columns in filters.active():
+def pushed(
+    filters: ReportFilters,
+    tz: str,
+    base: tuple[str, str],
+    base_columns: Collection[str],
+    related: Mapping[str, Related] | None = None,
+) -> Pushed:
+    """The filters that read only `base_columns` of the `base` (table, key), as one
+    prefilter; and those `related` names, as semi-joins that keep at least every row the
+    filter keeps (they narrow the rows read; the exact decision stays with Polars)."""
+    param, parts, tables, exact = _Params(), [], [], True
+    for name, value, columns in filters.active():
         sql = None
         if len(columns) == 1 and columns[0] in base_columns:
             sql = _sql(value, f'"{columns[0]}"', tz, param)
         if sql is None:
-            exact = False  # decided later, on the enriched frame only
-        else:
+            exact = False  # decided later, on the enriched frame
+        if sql is None and related and name in related:
+            sql = _semi_join(value, base, related[name], param)
+            tables += [related[name].table] if sql else []
+        if sql is not None:
             parts.append(sql)
     if not parts:
         return Pushed(EVERY_ROW, exact)
-    return Pushed(Prefilter(" AND ".join(f"({p})" for p in parts), param.values), exact)
+    keep = Prefilter(" AND ".join(f"({p})" for p in parts), param.values, tuple(tables))
+    return Pushed(keep, exact)
+
+
+def _semi_join(value: Any, base: tuple[str, str], rel: Related, param: _Params) -> str | None:
+    """Only what can be narrowed without knowing how the enrichment reads the related
+    rows: `true` flags and `values` sets need a related row (with one of the values)."""
+    table, key = base
+    exists = f"SELECT 1 FROM {rel.table} r WHERE r.{rel.link} = {table}.{key}"  # noqa: S608
+    if value is True and rel.column is None:
+        return f"EXISTS ({exists})"
+    if isinstance(value, SetFilter) and rel.column is not None:
+        if value.values is not None:
+            return (
+                f"EXISTS ({exists} AND list_contains({param(list(value.values))}, r.{rel.column}))"
+            )
+        if value.exists:
+            return f"EXISTS ({exists})"
+    return None
 
 
 def _sql(value: Any, column: str, tz: str, param: _Params) -> str | None:

@@ -33,16 +33,21 @@ class Prefilter:
 
     sql: str = "TRUE"
     params: dict[str, Any] = field(default_factory=dict)
+    tables: tuple[str, ...] = ()  # other replica tables the condition reads (semi-joins)
 
     def __and__(self, other: Prefilter) -> Prefilter:
-        if other is EVERY_ROW or other.sql == "TRUE":
+        if other.sql == "TRUE":
             return self
         if self.sql == "TRUE":
             return other
         clash = self.params.keys() & other.params.keys()
         if clash:
             raise ValueError(f"prefilters share parameter names {sorted(clash)}")
-        return Prefilter(f"({self.sql}) AND ({other.sql})", {**self.params, **other.params})
+        return Prefilter(
+            f"({self.sql}) AND ({other.sql})",
+            {**self.params, **other.params},
+            tuple(dict.fromkeys(self.tables + other.tables)),
+        )
 
 
 EVERY_ROW = Prefilter()
@@ -167,7 +172,7 @@ class ReplicaReader:
     def count(self, table: str, keep: Prefilter = EVERY_ROW) -> int:
         """The table's rows that `keep` keeps."""
         sql = f"SELECT count(*) AS n FROM {table} WHERE {keep.sql}"  # noqa: S608 - our text
-        frame = self.query(table, sql, keep.params)
+        frame = self.query([table, *keep.tables], sql, keep.params)
         return int(frame["n"][0])
 
     def materialize(self, name: str, tables: Sequence[str], sql: str) -> None:
@@ -187,7 +192,7 @@ class ReplicaReader:
         memory does not grow with the organisation (it spills the sort past its limit).
         """
         bounds = self.query(
-            table,
+            [table, *keep.tables],
             f"""WITH numbered AS (
                     SELECT {ts} AS ts, {key} AS key,
                            (row_number() OVER (ORDER BY {ts}, {key}) - 1) // $size AS part
@@ -207,7 +212,7 @@ class ReplicaReader:
     ) -> pl.DataFrame:
         """The table's rows inside `part` that `keep` keeps, sorted in export order."""
         rows = self.query(
-            table,
+            [table, *keep.tables],
             f"SELECT * FROM {table} "  # noqa: S608 - our names
             f"WHERE {ts} BETWEEN $slice_first AND $slice_last AND ({keep.sql})",
             {"slice_first": part.first[0], "slice_last": part.last[0], **keep.params},

@@ -169,11 +169,19 @@ def test_roles(hs_api: TestClient, role: str, status: int) -> None:
 
 
 def test_production_refuses_to_start_with_a_placeholder_secret() -> None:
+    key = "k" * 40  # a real file-password key, so only the JWT secret is at fault
     with pytest.raises(ValueError, match="REPORTS_JWT_SECRET"):
-        ApiSettings(env="production", jwt_secret="changeme")
+        ApiSettings(env="production", jwt_secret="changeme", file_password_key=key)
     with pytest.raises(ValueError, match="REPORTS_JWT_SECRET"):
-        ApiSettings(env="production")
-    ApiSettings(env="production", jwt_secret="x" * 40)
+        ApiSettings(env="production", file_password_key=key)
+    ApiSettings(env="production", jwt_secret="x" * 40, file_password_key=key)
+
+
+def test_production_refuses_the_local_file_password_key() -> None:
+    with pytest.raises(ValueError, match="REPORTS_FILE_PASSWORD_KEY"):
+        ApiSettings(env="production", jwt_secret="x" * 40)
+    with pytest.raises(ValueError, match="REPORTS_FILE_PASSWORD_KEY"):
+        ApiSettings(env="production", jwt_secret="x" * 40, file_password_key="short")
 
 
 def test_public_key_algorithms_need_a_key() -> None:

@@ -152,7 +152,7 @@ def test_a_pushed_filter_narrows_what_the_replica_query_reads(replica: Path) -> 
         {"type": "ticket", "filters": {"priorities": {"values": ["high"]}}}
     ).filters
     with ReplicaReader(replica, ORG) as reader:
-        push = pushdown.pushed(filters, "UTC", reader.columns("tickets"))
+        push = pushdown.pushed(filters, "UTC", ("tickets", "ticket_id"), reader.columns("tickets"))
         assert push.exact and "list_contains" in push.keep.sql
         assert "high" not in push.keep.sql  # values are bound, never written into SQL
         assert 0 < reader.count("tickets", push.keep) < reader.count("tickets")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
 from reports_pipeline.filters import ReportFilters
-from reports_pipeline.pushdown import pushed
+from reports_pipeline.pushdown import Related, pushed
 from reports_pipeline.replica import EVERY_ROW, NO_ROWS, Prefilter, ReplicaReader, Slice
 
 
@@ -87,6 +87,7 @@ def sliced_export(
     *,
     filters: ReportFilters | None = None,
     tz: str = "UTC",
+    related: Mapping[str, Related] | None = None,
 ) -> Export:
     """The export of a table read slice by slice in `order` (table, timestamp, id): each
     slice is enriched with its own related rows, filtered, and cut to the columns. Only
@@ -96,7 +97,7 @@ def sliced_export(
     table, ts, key = order
     exact = False
     if filters is not None and PUSHDOWN:
-        push = pushed(filters, tz, reader.columns(table))
+        push = pushed(filters, tz, (table, key), reader.columns(table), related)
         exact = push.exact and keep is EVERY_ROW
         keep = keep & push.keep
 

@@ -24,6 +24,7 @@ from reports_pipeline.filters import (
     TextSetFilter,
     options,
 )
+from reports_pipeline.pushdown import Related
 from reports_pipeline.replica import EVERY_ROW, Prefilter, ReplicaReader
 from reports_pipeline.reports import custom_fields
 from reports_pipeline.reports.base import Export, ReportType, sliced_export
@@ -63,6 +64,17 @@ class ChatFilters(ReportFilters):
     )
     contact_custom_fields: Annotated[Predicates | None, options("custom_fields")] = None
 
+
+# Filters on a chat's related rows the replica query can narrow by (semi-joins).
+RELATED = {
+    "assignees": Related("chat_assignees", "chat_id", "member_id"),
+    "teams": Related("chat_teams", "chat_id", "team_id"),
+    "labels": Related("chat_labels", "chat_id", "label_id"),
+    "has_contacts": Related("chat_contacts", "chat_id"),
+    "has_notes": Related("notes", "chat_id"),
+    "has_tickets": Related("tickets", "chat_id"),
+    "has_open_tickets": Related("tickets", "chat_id"),
+}
 
 HEAD_COLUMNS: dict[str, pl.Expr] = {
     "Chat ID": pl.col("chat_id"),
@@ -337,6 +349,7 @@ def build(
         keep,
         filters=filters,
         tz=tz,
+        related=RELATED,
     )
 
 
