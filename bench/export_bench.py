@@ -2,6 +2,7 @@
 
     python -m bench.export_bench --sizes 1000000 5000000 [--types chat message] [--keep-replicas]
     python -m bench.export_bench --sizes 1000000 --formats csv csv_gz xlsx parquet jsonl
+    python -m bench.export_bench --sizes 1000000 5000000 --selective [--baseline-sizes 1000000]
 
 For each size it generates a one-organisation replica, then measures, each in a fresh
 process so peak RSS is that measurement's own:
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 from devstack import Ports, Stack
@@ -59,9 +61,19 @@ MESSAGE_COPY_SQL = """COPY (
 
 
 def measure_pipeline(
-    replica: str, s3_url: str, workdir: str, report_type: str = "chat", file_format: str = "csv"
+    replica: str,
+    s3_url: str,
+    workdir: str,
+    report_type: str = "chat",
+    file_format: str = "csv",
+    filters: str = "{}",
+    pushdown: str = "on",
 ) -> dict[str, float]:
     from dagster_aws.s3 import S3Resource
+
+    from reports_pipeline.reports import base
+
+    base.PUSHDOWN = pushdown == "on"
 
     from reports_pipeline.definitions import defs
     from reports_pipeline.export import run_config, run_tags
@@ -77,7 +89,9 @@ def measure_pipeline(
     url = f"sqlite:///{workdir}/jobs.db"
     migrate(make_engine(url))
     report = Lifecycle(make_engine(url)).request(
-        ORG, parse_request({"type": report_type, "format": file_format}), Requester("bench")
+        ORG,
+        parse_request({"type": report_type, "format": file_format, "filters": json.loads(filters)}),
+        Requester("bench"),
     )
     resources = {
         "replica": ReplicaResource(root=replica),
@@ -236,6 +250,78 @@ def print_size(
     )
 
 
+def selective_cases(end: date) -> list[tuple[str, str, dict[str, object]]]:
+    """(name, type, filters): the filters admins use most, relative to the data's last day."""
+    month_end = end.replace(day=1) - timedelta(days=1)
+    month = {"from": month_end.replace(day=1).isoformat(), "to": month_end.isoformat()}
+    return [
+        ("chat: last month", "chat", {"created": month}),
+        ("chat: last month + high priority", "chat", {"created": month, "high_priority": True}),
+        (
+            "chat: labels 2 and 3 (every)",
+            "chat",
+            {"labels": {"values": [2, 3], "require_every_value": True}},
+        ),
+        ("chat: contact search", "chat", {"search": "ana"}),
+        (
+            "chat: custom field plan = Pro",
+            "chat",
+            {"contact_custom_fields": [{"field": "plan", "op": "eq", "value": "Pro"}]},
+        ),
+        ("ticket: high priority", "ticket", {"priorities": {"values": ["high"]}}),
+        (
+            "call_log: inbound, last month",
+            "call_log",
+            {"directions": {"values": ["inbound"]}, "date": month},
+        ),
+        ("contact: created last month", "contact", {"created": month}),
+        ("message: last month's chats", "message", {"created": month}),
+        ("goal: last month's events", "goal", {"event_date": month}),
+    ]
+
+
+def run_selective(size: int, replica: Path, stack: Stack, work: Path, baseline: bool) -> None:
+    """Each case beside the full export of its type; with `baseline`, also the same case
+    with filters decided only after enrichment (the design before pushdown)."""
+    import duckdb
+
+    with duckdb.connect() as con:
+        glob = f"{replica}/chats/*/*.parquet"
+        end = con.execute(f"SELECT max(created_at)::DATE FROM '{glob}'").fetchall()[0][0]
+    full: dict[str, dict[str, float]] = {}
+    for name, report_type, filters in selective_cases(end):
+        with tempfile.TemporaryDirectory(dir=work) as workdir:
+            where = [str(replica.resolve()), stack.s3_url, workdir, report_type, "csv"]
+            if report_type not in full:
+                full[report_type] = child("pipeline", where) or {}
+                clear_bucket(stack)
+            pushed = child("pipeline", [*where, json.dumps(filters), "on"])
+            clear_bucket(stack)
+            before = child("pipeline", [*where, json.dumps(filters), "off"]) if baseline else None
+            clear_bucket(stack)
+        print_selective(size, name, pushed, before, full[report_type])
+
+
+def print_selective(
+    size: int,
+    name: str,
+    pushed: dict[str, float] | None,
+    before: dict[str, float] | None,
+    full: dict[str, float],
+) -> None:
+    if not pushed or not full:
+        print(f"| {size:,} | {name} | failed | | | | |", flush=True)
+        return
+    share = pushed["rows"] / max(full["rows"], 1)
+    target = max(1.0, 2 * share * full["seconds"])
+    was = f"{before['seconds']:.1f}" if before else "—"
+    print(
+        f"| {size:,} | {name} | {pushed['rows']:,.0f} ({share:.1%}) | {pushed['seconds']:.1f} "
+        f"| {was} | {full['seconds']:.1f} | {target:.1f} | {pushed['peak_rss_mb']:.0f} |",
+        flush=True,
+    )
+
+
 def print_format(size: int, file_format: str, m: dict[str, float] | None) -> None:
     if m is None:
         print(f"| {size:,} | chat | {file_format} | failed | | | |", flush=True)
@@ -256,6 +342,16 @@ def main() -> None:
     parser.add_argument(
         "--formats", nargs="+", choices=["csv", "csv_gz", "xlsx", "parquet", "jsonl"]
     )
+    parser.add_argument(
+        "--selective", action="store_true", help="the selective cases beside the full export"
+    )
+    parser.add_argument(
+        "--baseline-sizes",
+        type=int,
+        nargs="*",
+        default=[1_000_000],
+        help="sizes at which --selective also runs each case without pushdown",
+    )
     parser.add_argument("--keep-replicas", action="store_true")
     parser.add_argument(
         "--ceiling-timeout",
@@ -273,7 +369,13 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     stack = Stack(home=args.work, replica=args.work, ports=Ports.free(), bucket=BUCKET)
     stack.start_s3()
-    if args.formats:
+    if args.selective:
+        print(
+            "| chats | case | rows (share) | seconds | seconds without pushdown "
+            "| full export s | target s | peak RSS MB |"
+        )
+        print("|---:|---|---:|---:|---:|---:|---:|---:|")
+    elif args.formats:
         print("| chats | export | format | rows/s | MB/s (file) | peak RSS MB | seconds | MB |")
         print("|---:|---|---|---:|---:|---:|---:|---:|")
     else:
@@ -284,12 +386,14 @@ def main() -> None:
             replica = args.work / f"replica-{size}"
             if not (replica / "replica.duckdb").exists():
                 generate(replica, ReplicaSpec(orgs=1, chats_per_org=size, seed=1))
+            if args.selective:
+                run_selective(size, replica, stack, args.work, size in args.baseline_sizes)
             for file_format in args.formats or []:
                 with tempfile.TemporaryDirectory(dir=args.work) as workdir:
                     where = [str(replica.resolve()), stack.s3_url, workdir, "chat", file_format]
                     print_format(size, file_format, child("pipeline", where))
                     clear_bucket(stack)
-            for kind in [] if args.formats else args.types:
+            for kind in [] if args.formats or args.selective else args.types:
                 with tempfile.TemporaryDirectory(dir=args.work) as workdir:
                     where = [str(replica.resolve()), stack.s3_url, workdir, kind]
                     pipeline = child("pipeline", where)
