@@ -353,33 +353,9 @@ def build(
     )
 
 
-# Every replica table a chat export may read (its lineage in Dagster).
-CHAT_READS = (
-    "chats",
-    "channels",
-    "chat_contacts",
-    "contacts",
-    "contact_field_values",
-    "contact_templates",
-    "custom_fields",
-    "chat_labels",
-    "labels",
-    "chat_assignees",
-    "chat_teams",
-    "teams",
-    "team_members",
-    "chat_external_items",
-    "notes",
-    "messages",
-    "tickets",
-    "ticket_issues",
-    "ticket_statuses",
-    "bot_sessions",
-    "bot_journeys",
-    "goal_events",
-    "goals",
-    "tracker_values",
-)
+# Every replica table a chat export may read (its lineage in Dagster): the chats, their
+# slice's related tables, and the custom fields of the primary contact.
+CHAT_READS = ("chats", *SLICE_TABLES, *custom_fields.TABLES)
 
 REPORT = ReportType(
     name="chat",

@@ -36,6 +36,10 @@ def columns(fields: Sequence[CustomField]) -> list[Column]:
     return [Column(f.label, pl.col(f.column), "custom field", f.key) for f in fields]
 
 
+# The replica tables the custom-field columns and predicates read.
+TABLES = ("custom_fields", "contact_templates", "contact_field_values")
+
+
 def active_fields(reader: ReplicaReader) -> list[CustomField]:
     rows = reader.query(
         ("custom_fields", "contact_templates"),
