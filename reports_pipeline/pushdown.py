@@ -37,6 +37,16 @@ class Related:
 
 
 @dataclass(frozen=True)
+class Searched:
+    """A text search whose columns lie in the base and related tables: constant SQL over
+    `tables` with one placeholder, `{needle}`, for the lower-cased text. Pushed only for
+    ASCII text: DuckDB's `lower` then keeps every row Polars' `to_lowercase` would."""
+
+    tables: tuple[str, ...]
+    sql: str
+
+
+@dataclass(frozen=True)
 class Pushed:
     """The prefilter, and whether it decides the export's rows on its own (`exact`)."""
 
@@ -59,7 +69,7 @@ def pushed(
     tz: str,
     base: tuple[str, str],
     base_columns: Collection[str],
-    related: Mapping[str, Related] | None = None,
+    related: Mapping[str, Related | Searched] | None = None,
 ) -> Pushed:
     """The filters that read only `base_columns` of the `base` (table, key), as one
     prefilter; and those `related` names, as semi-joins that keep at least every row the
@@ -71,9 +81,13 @@ def pushed(
             sql = _sql(value, f'"{columns[0]}"', tz, param)
         if sql is None:
             exact = False  # decided later, on the enriched frame
-        if sql is None and related and name in related:
-            sql = _semi_join(value, base, related[name], param)
-            tables += [related[name].table] if sql else []
+        rel = related.get(name) if sql is None and related else None
+        if isinstance(rel, Related):
+            sql = _semi_join(value, base, rel, param)
+            tables += [rel.table] if sql else []
+        elif isinstance(rel, Searched) and isinstance(value, str) and value.isascii():
+            sql = rel.sql.format(needle=param(value.lower()))
+            tables += rel.tables
         if sql is not None:
             parts.append(sql)
     if not parts:

@@ -24,7 +24,7 @@ from reports_pipeline.filters import (
     TextSetFilter,
     options,
 )
-from reports_pipeline.pushdown import Related
+from reports_pipeline.pushdown import Related, Searched
 from reports_pipeline.replica import EVERY_ROW, Prefilter, ReplicaReader
 from reports_pipeline.reports import custom_fields
 from reports_pipeline.reports.base import Export, ReportType, sliced_export
@@ -66,7 +66,7 @@ class ChatFilters(ReportFilters):
 
 
 # Filters on a chat's related rows the replica query can narrow by (semi-joins).
-RELATED = {
+RELATED: dict[str, Related | Searched] = {
     "assignees": Related("chat_assignees", "chat_id", "member_id"),
     "teams": Related("chat_teams", "chat_id", "team_id"),
     "labels": Related("chat_labels", "chat_id", "label_id"),
@@ -74,6 +74,15 @@ RELATED = {
     "has_notes": Related("notes", "chat_id"),
     "has_tickets": Related("tickets", "chat_id"),
     "has_open_tickets": Related("tickets", "chat_id"),
+    # Any contact of the chat, not only the primary one: it may keep more, never fewer.
+    "search": Searched(
+        ("chat_contacts", "contacts"),
+        """contains(lower(chats.name), {needle}) OR EXISTS (
+               SELECT 1 FROM chat_contacts cc JOIN contacts p USING (contact_id)
+               WHERE cc.chat_id = chats.chat_id
+                 AND (contains(lower(p.name), {needle}) OR contains(lower(p.phone), {needle})
+                      OR contains(lower(p.email), {needle})))""",
+    ),
 }
 
 HEAD_COLUMNS: dict[str, pl.Expr] = {
