@@ -150,29 +150,37 @@ class DateRange(StrictModel):
     def start(self, tz: str) -> datetime:
         """The first instant in range (UTC)."""
         assert self.from_ is not None
-        return utc_instant(self.from_, tz)
+        return _utc(self.from_, tz)
 
     def end(self, tz: str) -> datetime | None:
         """The last instant in range (UTC); None when the range runs to the end of time."""
         assert self.to is not None
         if isinstance(self.to, datetime):
-            return utc_instant(self.to, tz)
+            return _utc(self.to, tz)
         if self.to == date.max:
             return None
-        return utc_instant(self.to + timedelta(days=1), tz) - timedelta(microseconds=1)
+        return _utc(self.to + timedelta(days=1), tz) - timedelta(microseconds=1)
+
+    def upper(self, tz: str) -> tuple[datetime, bool] | None:
+        """The upper limit as a UTC instant and whether it is inclusive (a timestamp) or
+        not (the midnight after a date); None when the range runs to the end of time."""
+        if isinstance(self.to, datetime):
+            return _utc(self.to, tz), True
+        if self.to is not None and self.to < date.max:
+            return _utc(self.to + timedelta(days=1), tz), False
+        return None
 
     def to_expr(self, column: pl.Expr, tz: str) -> pl.Expr:
         parts: list[pl.Expr] = []
         if self.from_ is not None:
             parts.append(column >= self.start(tz))
-        if isinstance(self.to, datetime):
-            parts.append(column <= utc_instant(self.to, tz))
-        elif self.to is not None and self.to < date.max:
-            parts.append(column < utc_instant(self.to + timedelta(days=1), tz))
+        if (upper := self.upper(tz)) is not None:
+            limit, inclusive = upper
+            parts.append(column <= limit if inclusive else column < limit)
         return _all(parts).fill_null(False)
 
 
-def utc_instant(bound: date | datetime, tz: str) -> datetime:
+def _utc(bound: date | datetime, tz: str) -> datetime:
     """A bound as a UTC instant: a date is its midnight in `tz`; clamped to the calendar."""
     if not isinstance(bound, datetime):
         bound = datetime.combine(bound, time.min, ZoneInfo(tz))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
 from typing import Any
 
 from reports_pipeline.filters import (
@@ -21,7 +20,6 @@ from reports_pipeline.filters import (
     NumberRange,
     ReportFilters,
     SetFilter,
-    utc_instant,
 )
 from reports_pipeline.replica import EVERY_ROW, Prefilter
 
@@ -141,8 +139,7 @@ def _set(value: SetFilter[Any], column: str, param: _Params) -> str:
 
 def _dates(value: DateRange, column: str, tz: str, param: _Params) -> str:
     bounds = [f"{column} >= {param(value.start(tz))}"] if value.from_ is not None else []
-    if isinstance(value.to, datetime):
-        bounds.append(f"{column} <= {param(utc_instant(value.to, tz))}")
-    elif value.to is not None and value.to < date.max:
-        bounds.append(f"{column} < {param(utc_instant(value.to + timedelta(days=1), tz))}")
+    if (upper := value.upper(tz)) is not None:
+        limit, inclusive = upper
+        bounds.append(f"{column} {'<=' if inclusive else '<'} {param(limit)}")
     return " AND ".join(bounds) or "TRUE"
