@@ -19,7 +19,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from reports_pipeline.job_table import Requester, UTCDateTime, metadata, reports, utcnow
+from reports_pipeline.job_table import (
+    Requester,
+    UTCDateTime,
+    fetch_page,
+    metadata,
+    reports,
+    utcnow,
+)
 
 
 class AuditEvent(StrEnum):
@@ -146,12 +153,8 @@ class AuditTrail:
             query = query.where(audit_events.c.report_id == report_id)
         if cursor:
             query = query.where(audit_events.c.id < _decode(cursor))
-        query = query.order_by(audit_events.c.id.desc()).limit(limit + 1)
-        with self.engine.connect() as conn:
-            rows = [AuditRow.from_db(r) for r in conn.execute(query)]
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return rows, _encode(rows[-1].id) if more else None
+        query = query.order_by(audit_events.c.id.desc())
+        return fetch_page(self.engine, query, limit, AuditRow.from_db, lambda row: _encode(row.id))
 
 
 def _encode(event_id: int) -> str:

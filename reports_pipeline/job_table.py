@@ -12,11 +12,12 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -24,6 +25,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy.engine import Connection, Engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+T = TypeVar("T")
 # Any constant: PostgreSQL's advisory lock that lets one process at a time migrate.
 MIGRATION_LOCK = 0x7265706F727473
 
@@ -278,12 +280,8 @@ class JobTable:
                     sa.and_(reports.c.created_at == created_at, reports.c.id < last_id),
                 )
             )
-        query = query.order_by(reports.c.created_at.desc(), reports.c.id.desc()).limit(limit + 1)
-        with self.engine.connect() as conn:
-            rows = [ReportRow.from_db(r) for r in conn.execute(query)]
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return rows, encode_cursor(rows[-1]) if more else None
+        query = query.order_by(reports.c.created_at.desc(), reports.c.id.desc())
+        return fetch_page(self.engine, query, limit, ReportRow.from_db, encode_cursor)
 
     def unsettled(self, *, limit: int = 200) -> list[ReportRow]:
         """Reports the reconciler watches, oldest first: the active ones, and the failed or
@@ -303,6 +301,22 @@ class JobTable:
     def ping(self) -> None:
         with self.engine.connect() as conn:
             conn.execute(sa.select(1))
+
+
+def fetch_page(
+    engine: Engine,
+    query: sa.Select[Any],
+    limit: int,
+    read: Callable[[sa.Row[Any]], T],
+    cursor_of: Callable[[T], str],
+) -> tuple[list[T], str | None]:
+    """One page of an ordered keyset query: at most `limit` rows, and the cursor of the
+    last one when more follow (one row more is read to know)."""
+    with engine.connect() as conn:
+        rows = [read(r) for r in conn.execute(query.limit(limit + 1))]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, cursor_of(rows[-1]) if more else None
 
 
 def encode_cursor(row: ReportRow) -> str:
