@@ -35,6 +35,7 @@ from dagster import (
     DynamicPartitionsDefinition,
     MetadataValue,
     ScheduleDefinition,
+    SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
     build_last_update_freshness_checks,
@@ -151,7 +152,9 @@ def observe_replica(context: SensorEvaluationContext, replica: ReplicaResource) 
 # ---------------------------------------------------------------- checks
 
 
-def replica_freshness(max_age_hours: float) -> tuple[list[AssetChecksDefinition], Any]:
+def replica_freshness(
+    max_age_hours: float,
+) -> tuple[list[AssetChecksDefinition], SensorDefinition]:
     """A check per table that warns when it has not changed for `max_age_hours`, and the
     sensor that evaluates them."""
     checks = list(
