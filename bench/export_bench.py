@@ -365,10 +365,10 @@ def main() -> None:
     if args.child:
         run_child(args.child, rest)
         return
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     args.work.mkdir(parents=True, exist_ok=True)
     stack = Stack(home=args.work, replica=args.work, ports=Ports.free(), bucket=BUCKET)
+    # The measurements (child processes) sign with the store's key, as a run does.
+    os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"] = stack.s3_credentials
     stack.start_s3()
     if args.selective:
         print(

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import tempfile
@@ -171,8 +170,6 @@ def main() -> None:
         replica = home / "replica"
         orgs = max(1, -(-args.exports // len(TYPES)))
         generate(replica, ReplicaSpec(orgs=orgs, chats_per_org=args.chats_per_org, seed=5))
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "load")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "load")
         stack = Stack(
             home=home,
             replica=replica,

@@ -2,11 +2,17 @@
 
 `python -m devstack` (what `make up` runs) starts everything and prints where to look;
 the end-to-end tests start the same stack on free ports.
+
+The S3 server is nanio: it keeps objects as files under `home/s3` (they survive a restart)
+and refuses any request not signed with the stack's own key, made once per home and kept
+in `home/s3-credentials.json`, readable by its owner only.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -17,6 +23,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -50,8 +57,23 @@ class Stack:
     ports: Ports = field(default_factory=Ports)
     database_url: str | None = None
     bucket: str = "crm-reports"
+    dagster_config: Path = REPO / "dagster.yaml"  # copied into the stack's DAGSTER_HOME
     extra_env: dict[str, str] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def s3_credentials(self) -> tuple[str, str]:
+        """The access key and secret of this home's S3 server, made on first use."""
+        path = self.home / "s3-credentials.json"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            made = {"access_key_id": f"local-{secrets.token_hex(4)}"}
+            made["secret"] = secrets.token_hex(24)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as file:
+                json.dump(made, file)
+        kept = json.loads(path.read_text())
+        return kept["access_key_id"], kept["secret"]
 
     @property
     def s3_url(self) -> str:
@@ -79,9 +101,8 @@ class Stack:
                 "REPORTS_S3_BUCKET": self.bucket,
                 "REPORTS_DAGSTER_URL": self.dagster_url,
                 "REPORTS_PUBLIC_API_URL": self.api_url,
-                # The local S3 server accepts any key; boto3 only needs one to sign.
-                "AWS_ACCESS_KEY_ID": env.get("AWS_ACCESS_KEY_ID", "local"),
-                "AWS_SECRET_ACCESS_KEY": env.get("AWS_SECRET_ACCESS_KEY", "local"),
+                "AWS_ACCESS_KEY_ID": self.s3_credentials[0],
+                "AWS_SECRET_ACCESS_KEY": self.s3_credentials[1],
                 "AWS_DEFAULT_REGION": "us-east-1",
                 "DAGSTER_HOME": str(self.dagster_home),
                 "PYTHONUNBUFFERED": "1",
@@ -104,23 +125,45 @@ class Stack:
                 start_new_session=True,
             )
 
-    def start_s3(self) -> None:
-        self._start("s3", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.ports.s3)])
-        wait_http(f"{self.s3_url}/moto-api/", "S3 server", self)
-        from reports_pipeline.storage import ReportStore, make_s3_client
+    def s3_client(self) -> Any:
+        from reports_pipeline.storage import make_s3_client
 
-        client = make_s3_client(
+        key, secret = self.s3_credentials
+        return make_s3_client(
             endpoint_url=self.s3_url,
             region="us-east-1",
-            access_key_id="local",
-            secret_access_key="local",  # noqa: S106 - the local server takes any key
+            access_key_id=key,
+            secret_access_key=secret,
         )
-        ReportStore(client, self.bucket).ensure_bucket()
+
+    def start_s3(self) -> None:
+        key, secret = self.s3_credentials
+        self.extra_env.update({"NANIO_ACCESS_KEY": key, "NANIO_SECRET_KEY": secret})
+        self._start(
+            "s3",
+            [
+                str(BIN / "nanio"),
+                "serve",
+                "--data-dir",
+                str(self.home / "s3"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.ports.s3),
+                "--no-access-log",
+            ],
+        )
+        for name in ("NANIO_ACCESS_KEY", "NANIO_SECRET_KEY"):  # the server's only
+            self.extra_env.pop(name)
+        wait_http(f"{self.s3_url}/", "S3 server", self)
+        from reports_pipeline.storage import ReportStore
+
+        ReportStore(self.s3_client(), self.bucket).ensure_bucket()
 
     def start_dagster(self) -> None:
         self.dagster_home.mkdir(parents=True, exist_ok=True)
-        shutil.copy(REPO / "dagster.yaml", self.dagster_home / "dagster.yaml")
-        _create_dagster_storage(self.dagster_home)
+        shutil.copy(self.dagster_config, self.dagster_home / "dagster.yaml")
+        _create_dagster_storage(self.dagster_home, self.env())
         workspace = str(REPO / "workspace.yaml")
         # Exports are background work: Dagster, and every run it spawns (runs inherit the
         # niceness of their code server), yield the CPU to the API on a shared machine.
@@ -192,14 +235,17 @@ class Stack:
                 )
 
 
-def _create_dagster_storage(home: Path) -> None:
-    """Create the instance's storage once, here, before the webserver and the daemon start:
-    each would otherwise create it on a fresh home, and they race ("table jobs already
-    exists")."""
-    from dagster import DagsterInstance
-
-    with DagsterInstance.from_config(str(home)) as instance:
-        instance.get_runs(limit=1)
+def _create_dagster_storage(home: Path, env: dict[str, str]) -> None:
+    """Create the instance's storage once, before the webserver and the daemon start: each
+    would otherwise create it on a fresh home, and they race ("table jobs already exists").
+    In a process of its own, with the stack's environment (the instance file may read it)."""
+    script = (
+        "import sys\n"
+        "from dagster import DagsterInstance\n"
+        "with DagsterInstance.from_config(sys.argv[1]) as instance:\n"
+        "    instance.get_runs(limit=1)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(home)], env=env, check=True)  # noqa: S603
 
 
 def wait_http(url: str, what: str, stack: Stack, timeout_s: float = 30) -> None:

@@ -13,7 +13,6 @@ from dagster import DagsterInstance, RunsFilter
 
 from devstack import Stack
 from reports_pipeline.export import TAG_REPORT_ID
-from reports_pipeline.storage import make_s3_client
 from tests.conftest import BIG_ORG, auth
 from tests.test_e2e import runs_of, wait_for
 
@@ -62,12 +61,7 @@ def run_worker_pids() -> list[int]:
 
 
 def s3(stack: Stack):  # type: ignore[no-untyped-def]
-    return make_s3_client(
-        endpoint_url=stack.s3_url,
-        region="us-east-1",
-        access_key_id="test",
-        secret_access_key="test",
-    )
+    return stack.s3_client()
 
 
 def open_uploads(stack: Stack, prefix: str) -> list:

@@ -50,6 +50,7 @@ from reports_pipeline.request import parse_request
 from reports_pipeline.resources import JobTableResource, ReportStoreResource
 from reports_pipeline.sensors import reconcile_reports
 from reports_pipeline.storage import ReportStore
+from tests.conftest import s3_resource
 
 S = DagsterRunStatus
 NOW = utcnow()
@@ -135,15 +136,8 @@ def lifecycle(job_table: JobTable) -> Lifecycle:
     return Lifecycle(job_table.engine)
 
 
-def store_resource(url: str, bucket: str) -> ReportStoreResource:
-    s3 = S3Resource(
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        max_attempts=1,
-    )
-    return ReportStoreResource(s3=s3, bucket=bucket)
+def store_resource(stack: Stack, bucket: str) -> ReportStoreResource:
+    return ReportStoreResource(s3=s3_resource(stack), bucket=bucket)
 
 
 def tick(
@@ -207,7 +201,7 @@ def test_a_request_the_api_could_not_launch_is_launched_once_by_its_id(
     store: ReportStore,
     s3_server: Stack,
 ) -> None:
-    resource = store_resource(s3_server.s3_url, store.bucket)
+    resource = store_resource(s3_server, store.bucket)
     stale = request(lifecycle, age=LAUNCH_GRACE + timedelta(seconds=1))
     launches = tick(instance, database_url, resource)
     assert isinstance(launches, list)
@@ -230,7 +224,7 @@ def test_a_tick_that_raises_is_done_again_by_the_next(
 ) -> None:
     """Run-status sensors moved their cursor past a failed tick and never came back; the
     reconciler has no cursor, so the next tick finds the report as it left it."""
-    resource = store_resource(s3_server.s3_url, store.bucket)
+    resource = store_resource(s3_server, store.bucket)
     report = request(lifecycle)
     assert lifecycle.claim(report.id, "dead-run")
     instance.add_run(
@@ -270,12 +264,15 @@ def test_files_the_store_could_not_remove_are_removed_by_a_later_tick(
         )
     )
     leave_files(store, report)
-    tick(instance, database_url, store_resource("http://127.0.0.1:9", store.bucket))
+    unreachable = S3Resource(
+        endpoint_url="http://127.0.0.1:9", region_name="us-east-1", max_attempts=1
+    )
+    tick(instance, database_url, ReportStoreResource(s3=unreachable, bucket=store.bucket))
     failed = read(job_table, report)
     assert (failed.status, failed.discarded_at) == (Status.FAILED, None)  # failed all the same
     assert files_of(store, report) == 2
 
-    tick(instance, database_url, store_resource(s3_server.s3_url, store.bucket))
+    tick(instance, database_url, store_resource(s3_server, store.bucket))
     assert read(job_table, report).discarded_at is not None
     assert files_of(store, report) == 0
 
@@ -290,7 +287,7 @@ def test_a_report_whose_run_was_deleted_fails(
 ) -> None:
     report = request(lifecycle)
     assert lifecycle.claim(report.id, "deleted-run")
-    tick(instance, database_url, store_resource(s3_server.s3_url, store.bucket))
+    tick(instance, database_url, store_resource(s3_server, store.bucket))
     assert read(job_table, report).error == RUN_DELETED
 
 
@@ -302,7 +299,7 @@ def test_a_canceled_reports_queued_run_is_terminated_then_its_files_removed(
     store: ReportStore,
     s3_server: Stack,
 ) -> None:
-    resource = store_resource(s3_server.s3_url, store.bucket)
+    resource = store_resource(s3_server, store.bucket)
     report = request(lifecycle)
     queued = record_run(instance, report, S.QUEUED)
     assert lifecycle.cancel("org_001", report.id, Requester("admin"))
