@@ -45,7 +45,7 @@ from reports_pipeline.replica import ReplicaReader
 from reports_pipeline.reports import REPORT_TYPES, Export
 from reports_pipeline.request import RequestBase, parse_request
 from reports_pipeline.resources import JobTableResource, ReplicaResource, ReportStoreResource
-from reports_pipeline.storage import ReportStore, UploadResult
+from reports_pipeline.storage import ReportStore, StoredObject
 
 PROGRESS_EVERY_S = 2.0
 # glibc's M_MMAP_THRESHOLD: allocations above it are mmapped and handed back when freed.
@@ -139,9 +139,8 @@ def export_op(
             report.id,
             run_id,
             row_count=rows.total,
-            size_bytes=result.size_bytes,
             file_name=file_name,
-            object_key=key,
+            stored=result,
         ):
             files.delete(key)
             raise ReportLost()
@@ -163,7 +162,7 @@ def _record(
     context: OpExecutionContext,
     job_table: JobTableResource,
     report: ReportRow,
-    result: UploadResult,
+    result: StoredObject,
     counter: "_RowCounter",
     elapsed: float,
 ) -> None:
@@ -174,6 +173,7 @@ def _record(
         "rows": rows,
         "rows_expected": counter.expected if counter.expected is not None else rows,
         "bytes": result.size_bytes,
+        "sha256": result.sha256,
         "format": report.format,
         "password_protected": report.password_protected,
         "report_id": report.id,
@@ -248,11 +248,15 @@ class _Target:
     options: FileOptions
     password: str | None = field(default=None, repr=False)
 
+    @property
+    def file_name(self) -> str:
+        return self.key.rsplit("/", 1)[-1]
+
     def chunks(self, columns: list[str], pieces: Iterator[pl.DataFrame]) -> Chunks:
         encoded = self.file_format.encode(columns, pieces, self.options)
         if self.password is None:
             return encoded
-        inner_name = self.key.rsplit("/", 1)[-1].removesuffix(protected.EXTENSION)
+        inner_name = self.file_name.removesuffix(protected.EXTENSION)
         return protected.protect(
             encoded, inner_name, self.password, compress=self.file_format.compressible
         )
@@ -265,7 +269,7 @@ def _write(
     organisation_id: str,
     request: RequestBase,
     rows: "_RowCounter",
-) -> UploadResult:
+) -> StoredObject:
     """Stream the export into the store. Leaving, in this order: the encoder (and a ZIP
     around it) is closed, the prefetch thread is stopped and joined, and only then is the
     replica closed."""
@@ -278,7 +282,9 @@ def _write(
             prefetched(export.batches) as batches,
             contextlib.closing(target.chunks(export.columns, _pieces(batches, rows))) as chunks,
         ):
-            return store.upload_stream(target.key, chunks, content_type=content_type)
+            return store.upload_stream(
+                target.key, chunks, content_type=content_type, file_name=target.file_name
+            )
 
 
 def _build_export(request: RequestBase, reader: ReplicaReader, slice_rows: int) -> Export:

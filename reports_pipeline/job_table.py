@@ -24,6 +24,8 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy.engine import Connection, Engine
 
+from reports_pipeline.storage import StoredObject
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 T = TypeVar("T")
 # Any constant: PostgreSQL's advisory lock that lets one process at a time migrate.
@@ -86,6 +88,10 @@ reports = sa.Table(
     sa.Column("file_size_bytes", sa.BigInteger),
     sa.Column("file_name", sa.String(255)),
     sa.Column("object_key", sa.String(1024)),
+    # What the upload stored (reports_pipeline.storage.StoredObject), checked at download.
+    sa.Column("file_sha256", sa.String(64)),
+    sa.Column("file_etag", sa.String(128)),
+    sa.Column("file_checksum", sa.String(128)),
     sa.Column("error", sa.Text),
     sa.Column("dagster_run_id", sa.String(64)),
     sa.Column("canceled_at", UTCDateTime),
@@ -129,7 +135,23 @@ class ReportRow:
     discarded_at: datetime | None
     password_protected: bool = False
     rows_expected: int | None = None
+    file_sha256: str | None = None
+    file_etag: str | None = None
+    file_checksum: str | None = None
     sealed_password: str | None = field(default=None, repr=False)
+
+    @property
+    def stored_object(self) -> StoredObject | None:
+        """The object its run uploaded, as recorded then (None before it completed)."""
+        if self.object_key is None or self.file_size_bytes is None:
+            return None
+        return StoredObject(
+            key=self.object_key,
+            size_bytes=self.file_size_bytes,
+            sha256=self.file_sha256 or "",
+            etag=self.file_etag or "",  # reports from before the etag was kept: size only
+            checksum=self.file_checksum,
+        )
 
     @property
     def filters(self) -> dict[str, Any]:
@@ -184,6 +206,9 @@ class ReportRow:
             discarded_at=m["discarded_at"],
             password_protected=bool(m["password_protected"]),
             rows_expected=m["rows_expected"],
+            file_sha256=m["file_sha256"],
+            file_etag=m["file_etag"],
+            file_checksum=m["file_checksum"],
             sealed_password=m["sealed_password"],
         )
 

@@ -37,6 +37,7 @@ from reports_pipeline.job_table import (
 )
 from reports_pipeline.job_table import reports as table
 from reports_pipeline.request import RequestBase
+from reports_pipeline.storage import StoredObject
 
 RATE_LIMIT_WINDOW = timedelta(minutes=5)
 
@@ -118,14 +119,7 @@ class Lifecycle:
         )
 
     def complete(
-        self,
-        report_id: str,
-        run_id: str,
-        *,
-        row_count: int,
-        size_bytes: int,
-        file_name: str,
-        object_key: str,
+        self, report_id: str, run_id: str, *, row_count: int, file_name: str, stored: StoredObject
     ) -> bool:
         return self._move(
             report_id,
@@ -138,9 +132,12 @@ class Lifecycle:
             rows_written=row_count,
             row_count=row_count,
             rows_expected=sa.func.coalesce(table.c.rows_expected, row_count),  # counted now
-            file_size_bytes=size_bytes,
+            file_size_bytes=stored.size_bytes,
             file_name=file_name,
-            object_key=object_key,
+            object_key=stored.key,
+            file_sha256=stored.sha256,
+            file_etag=stored.etag,
+            file_checksum=stored.checksum,
         )
 
     def fail(

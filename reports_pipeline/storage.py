@@ -1,11 +1,15 @@
 """The object store: streaming multipart uploads of export files and presigned downloads.
 
-Works against any S3-compatible endpoint (the local moto server, AWS S3). Download URLs
-are signed with SigV4.
+Works against any S3-compatible endpoint (the local nanio server, AWS S3). Download URLs
+are signed with SigV4. Every upload records what was stored (size, ETag, the file's
+SHA-256, and S3's own SHA-256 checksum where the store keeps one); a download link is only
+signed for an object that still matches.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -31,10 +35,15 @@ class StoreUnavailable(Exception):
 
 
 @dataclass(frozen=True)
-class UploadResult:
+class StoredObject:
+    """What an upload stored, as the job table keeps it to check the object later."""
+
     key: str
     size_bytes: int
-    parts: int
+    sha256: str  # hex digest of the whole file, computed while it was streamed
+    etag: str
+    checksum: str | None  # S3's SHA-256 checksum of the object ("<base64>-<parts>"), if kept
+    parts: int = 1
 
 
 @dataclass(frozen=True)
@@ -50,14 +59,16 @@ def make_s3_client(
     access_key_id: str | None = None,
     secret_access_key: str | None = None,
     max_attempts: int = 5,
+    timeout_s: float = 60,
 ) -> Any:
-    """A boto3 S3 client that signs with SigV4 and retries transient faults."""
+    """A boto3 S3 client that signs with SigV4 and retries transient faults; each attempt
+    gives up after `timeout_s` without an answer."""
     config = Config(
         signature_version="s3v4",
         retries={"max_attempts": max_attempts, "mode": "standard"},
         s3={"addressing_style": "path"},
-        connect_timeout=5,
-        read_timeout=60,
+        connect_timeout=min(5, timeout_s),
+        read_timeout=timeout_s,
     )
     return boto3.client(
         "s3",
@@ -90,25 +101,38 @@ class ReportStore:
             self.client.create_bucket(Bucket=self.bucket)
 
     def upload_stream(
-        self, key: str, chunks: Iterable[bytes], *, content_type: str = CSV_CONTENT_TYPE
-    ) -> UploadResult:
+        self,
+        key: str,
+        chunks: Iterable[bytes],
+        *,
+        content_type: str = CSV_CONTENT_TYPE,
+        file_name: str | None = None,
+    ) -> StoredObject:
         """Upload `chunks` as one object in parts of `part_size`; abort on any error.
 
         Parts go up in background threads (at most `PARTS_IN_FLIGHT` at once) while the
         caller keeps encoding. The object becomes visible only when the upload completes,
-        so a failed export never leaves a partial file behind.
+        so a failed export never leaves a partial file behind. Each part carries its
+        SHA-256, which S3 checks on receipt and combines into the object's checksum.
         """
+        extra = {"ContentDisposition": _attachment(file_name)} if file_name else {}
         upload_id = self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=key, ContentType=content_type
+            Bucket=self.bucket,
+            Key=key,
+            ContentType=content_type,
+            ChecksumAlgorithm="SHA256",
+            **extra,
         )["UploadId"]
         sent: list[Future[dict[str, Any]]] = []
         unchecked: set[Future[dict[str, Any]]] = set()
+        whole = hashlib.sha256()
         size = 0
         try:
             with ThreadPoolExecutor(PARTS_IN_FLIGHT, thread_name_prefix="s3-part") as pool:
                 try:
                     for number, body in enumerate(_parts(chunks, self.part_size), start=1):
                         size += len(body)
+                        whole.update(body)
                         _wait_for_room(unchecked)
                         sent.append(pool.submit(self._upload_part, key, upload_id, number, body))
                         unchecked.add(sent[-1])
@@ -117,19 +141,35 @@ class ReportStore:
                         future.cancel()  # parts not yet started are not sent
                     raise
             parts = [future.result() for future in sent]
-            self.client.complete_multipart_upload(
+            answer = self.client.complete_multipart_upload(
                 Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
             )
         except BaseException:
             self.abort(key, upload_id)
             raise
-        return UploadResult(key=key, size_bytes=size, parts=len(parts))
+        return StoredObject(
+            key=key,
+            size_bytes=size,
+            sha256=whole.hexdigest(),
+            etag=answer["ETag"],
+            checksum=answer.get("ChecksumSHA256"),
+            parts=len(parts),
+        )
 
     def _upload_part(self, key: str, upload_id: str, number: int, body: bytes) -> dict[str, Any]:
+        digest = base64.b64encode(hashlib.sha256(body).digest()).decode()
         answer = self.client.upload_part(
-            Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
+            Bucket=self.bucket,
+            Key=key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=body,
+            ChecksumSHA256=digest,
         )
-        return {"PartNumber": number, "ETag": answer["ETag"]}
+        part = {"PartNumber": number, "ETag": answer["ETag"]}
+        if answer.get("ChecksumSHA256"):  # a store that keeps checksums wants them back
+            part["ChecksumSHA256"] = answer["ChecksumSHA256"]
+        return part
 
     def abort(self, key: str, upload_id: str) -> None:
         try:
@@ -151,15 +191,34 @@ class ReportStore:
             self.delete(item["Key"])
 
     def exists(self, key: str) -> bool:
+        return self._head(key) is not None
+
+    def mismatch(self, stored: StoredObject) -> str | None:
+        """Why the object under `stored.key` is no longer what the upload stored (missing,
+        another size, another ETag, another checksum), or None when it still matches."""
+        head = self._head(stored.key)
+        if head is None:
+            return "object missing"
+        if head["ContentLength"] != stored.size_bytes:
+            return f"size {head['ContentLength']} instead of {stored.size_bytes}"
+        if stored.etag and head.get("ETag") != stored.etag:
+            return f"ETag {head.get('ETag')} instead of {stored.etag}"
+        if stored.checksum and head.get("ChecksumSHA256") != stored.checksum:
+            return f"SHA-256 checksum {head.get('ChecksumSHA256')} instead of {stored.checksum}"
+        return None
+
+    def _head(self, key: str) -> dict[str, Any] | None:
         try:
-            self.client.head_object(Bucket=self.bucket, Key=key)
+            head: dict[str, Any] = self.client.head_object(
+                Bucket=self.bucket, Key=key, ChecksumMode="ENABLED"
+            )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
+                return None
             raise StoreUnavailable(str(error)) from error
         except BotoCoreError as error:
             raise StoreUnavailable(str(error)) from error
-        return True
+        return head
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
@@ -175,7 +234,7 @@ class ReportStore:
                 Params={
                     "Bucket": self.bucket,
                     "Key": key,
-                    "ResponseContentDisposition": f'attachment; filename="{file_name}"',
+                    "ResponseContentDisposition": _attachment(file_name),
                     "ResponseContentType": content_type,
                 },
                 ExpiresIn=int(DOWNLOAD_TTL.total_seconds()),
@@ -183,6 +242,10 @@ class ReportStore:
         except (BotoCoreError, ClientError) as error:
             raise StoreUnavailable(str(error)) from error
         return PresignedDownload(url=url, expires_at=expires_at)
+
+
+def _attachment(file_name: str) -> str:
+    return f'attachment; filename="{file_name}"'
 
 
 def _parts(chunks: Iterable[bytes], part_size: int) -> Iterator[bytes]:

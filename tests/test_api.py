@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from reports_pipeline.job_table import JobTable
 from reports_pipeline.lifecycle import Lifecycle
-from reports_pipeline.storage import ReportStore
+from reports_pipeline.storage import ReportStore, StoredObject
 from tests.conftest import auth
 
 BASE = "/api/wp-crm/reports/org_001"
@@ -30,16 +30,12 @@ def finish(api: TestClient, report_id: str, *, upload: bytes | None = b"a,b\r\n"
     """Complete a report the way a run does: the object first, then the row."""
     lifecycle, store = lifecycle_of(api), api.app.state.store  # type: ignore[attr-defined]
     key = ReportStore.object_key("org_001", report_id, "ticket-report.csv")
+    stored = StoredObject(key=key, size_bytes=5, sha256="", etag="", checksum=None)
     if upload is not None:
-        store.upload_stream(key, [upload])
+        stored = store.upload_stream(key, [upload], file_name="ticket-report.csv")
     assert lifecycle.claim(report_id, "run-x")
     assert lifecycle.complete(
-        report_id,
-        "run-x",
-        row_count=1,
-        size_bytes=5,
-        file_name="ticket-report.csv",
-        object_key=key,
+        report_id, "run-x", row_count=1, file_name="ticket-report.csv", stored=stored
     )
 
 

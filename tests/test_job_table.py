@@ -10,6 +10,7 @@ import pytest
 from reports_pipeline.job_table import JobTable, Requester, Status, utcnow
 from reports_pipeline.lifecycle import CompletedRecently, Lifecycle, ReportInProgress
 from reports_pipeline.request import RequestBase, parse_request
+from reports_pipeline.storage import StoredObject
 
 REQUESTER = Requester("u-1", "u@example.com", "U")
 
@@ -51,7 +52,11 @@ def test_completed_within_five_minutes_blocks_with_retry_after(lifecycle: Lifecy
     report = lifecycle.request("org_001", new(), REQUESTER)
     assert lifecycle.claim(report.id, "run-1")
     assert lifecycle.complete(
-        report.id, "run-1", row_count=1, size_bytes=10, file_name="f.csv", object_key="k"
+        report.id,
+        "run-1",
+        row_count=1,
+        file_name="f.csv",
+        stored=StoredObject("k", 10, "", "", None),
     )
     with pytest.raises(CompletedRecently) as refused:
         lifecycle.request("org_001", new(), REQUESTER)

@@ -13,6 +13,7 @@ from reports_pipeline.job_table import JobTable, ReportRow, Requester, Status, u
 from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.reconcile import RUN_ENDED, Fail, RunState, decide
 from reports_pipeline.request import parse_request
+from reports_pipeline.storage import StoredObject
 
 ADMIN = Requester("admin-1", "admin@example.com", "Admin")
 FAILURE = RunState("run-sensor", DagsterRunStatus.FAILURE)
@@ -35,7 +36,11 @@ def read(job_table: JobTable, report: ReportRow) -> ReportRow:
 
 def complete(lifecycle: Lifecycle, report: ReportRow, run_id: str) -> bool:
     return lifecycle.complete(
-        report.id, run_id, row_count=3, size_bytes=30, file_name="f.csv", object_key="k"
+        report.id,
+        run_id,
+        row_count=3,
+        file_name="f.csv",
+        stored=StoredObject("k", 30, "", "", None),
     )
 
 

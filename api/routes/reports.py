@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Body, Path, Query, Response, status
@@ -52,6 +53,7 @@ from reports_pipeline.storage import StoreUnavailable
 
 BASE = "/api/wp-crm/reports/{organisationId}"
 
+log = logging.getLogger(__name__)
 router = APIRouter(
     prefix=BASE,
     tags=["Reports"],
@@ -180,7 +182,7 @@ def list_exports(
 def filter_options(
     principal: ReportsAdmin, organisation_id: OrganisationId, settings: SettingsDep
 ) -> dict[str, list[dict[str, Any]]]:
-    with ReplicaReader(settings.replica_root, organisation_id) as reader:
+    with ReplicaReader(settings.replica, organisation_id) as reader:
         return organisation_options(reader)
 
 
@@ -247,13 +249,16 @@ def download_export(
         raise errors.ReportFailed(error=report.error)
     if report.status == Status.CANCELED:  # it never had a file
         raise errors.ReportFileGone()
-    if not report.object_key or not report.file_name:
+    stored = report.stored_object
+    if stored is None or not report.file_name:
         raise errors.ReportFileGone()
     try:
-        if not store.exists(report.object_key):
+        changed = store.mismatch(stored)
+        if changed is not None:
+            log.warning("report %s: download refused, its file changed: %s", report.id, changed)
             raise errors.ReportFileGone()
         link = store.presign_download(
-            report.object_key,
+            stored.key,
             report.file_name,
             content_type=content_type_of(report.format, protected_file=report.password_protected),
         )
