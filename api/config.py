@@ -22,6 +22,9 @@ class ApiSettings(ServiceSettings):
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
     max_body_bytes: int = 64 * 1024
+    # The API only asks the store small things (is the object still there, sign a link):
+    # a stalled store answers 503 within a couple of seconds instead of holding the request.
+    store_timeout_s: float = 2.0
 
     @model_validator(mode="after")
     def _keys_are_usable(self) -> Self:
