@@ -45,7 +45,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
                 region=settings.s3_region,
                 access_key_id=settings.s3_access_key_id,
                 secret_access_key=settings.s3_secret_access_key,
-                max_attempts=1,
+                attempts=1,
                 timeout_s=settings.store_timeout_s,
             ),
             settings.s3_bucket,

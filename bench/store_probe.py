@@ -51,7 +51,7 @@ def probe(url: str, key: str, secret: str, mib: int) -> dict[str, object]:
             region="us-east-1",
             access_key_id=key,
             secret_access_key=with_secret,
-            max_attempts=1,
+            attempts=1,
         )
 
     s3, out = client(), {}

@@ -58,14 +58,14 @@ def make_s3_client(
     region: str,
     access_key_id: str | None = None,
     secret_access_key: str | None = None,
-    max_attempts: int = 5,
+    attempts: int = 5,
     timeout_s: float = 60,
 ) -> Any:
-    """A boto3 S3 client that signs with SigV4 and retries transient faults; each attempt
-    gives up after `timeout_s` without an answer."""
+    """A boto3 S3 client that signs with SigV4 and makes up to `attempts` attempts of each
+    request (transient faults are retried); each gives up after `timeout_s` unanswered."""
     config = Config(
         signature_version="s3v4",
-        retries={"max_attempts": max_attempts, "mode": "standard"},
+        retries={"total_max_attempts": attempts, "mode": "standard"},
         s3={"addressing_style": "path"},
         connect_timeout=min(5, timeout_s),
         read_timeout=timeout_s,

@@ -176,7 +176,7 @@ def test_download_is_503_when_the_store_cannot_answer(api: TestClient) -> None:
         region="us-east-1",
         access_key_id="x",
         secret_access_key="x",
-        max_attempts=1,
+        attempts=1,
     )
     try:
         answer = api.get(f"{BASE}/{report_id}/download", headers=auth())

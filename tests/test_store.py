@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import signal
+import time
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -66,7 +69,7 @@ def test_a_request_signed_with_the_wrong_secret_is_refused(
             region="us-east-1",
             access_key_id=key_id,
             secret_access_key="not-the-secret",  # noqa: S106
-            max_attempts=1,
+            attempts=1,
         )
 
     for call in (
@@ -176,3 +179,27 @@ def test_an_export_reads_its_replica_from_s3(
         local = export(report_type, chosen)
         remote = export(report_type, chosen, replica=on_s3)
         assert local.report.row_count and remote.raw == local.raw, report_type
+
+
+def test_a_stalled_store_gets_a_quick_answer_naming_it(api: TestClient, s3_server: Stack) -> None:
+    """Readiness and the download answer in about the API's store timeout (2 s) while the
+    store accepts connections but answers nothing; they hung for 30 s before."""
+    report_id = api.post(BASE, json=TICKET, headers=auth()).json()["id"]
+    finish(api, report_id)
+    server = s3_server.processes["s3"]
+    os.kill(server.pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        ready = api.get("/readyz")
+        download = api.get(f"{BASE}/{report_id}/download", headers=auth())
+        waited = time.monotonic() - started
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["object_store"].startswith("unavailable: ")
+    assert ready.json()["checks"]["job_table"] == "ok"
+    assert (download.status_code, download.json()["detail"]) == (
+        503,
+        "Failed to generate download URL",
+    )
+    assert waited < 10, f"{waited:.1f}s for two answers with a 2 s store timeout"
