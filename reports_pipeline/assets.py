@@ -49,6 +49,7 @@ from reports_pipeline.reports import REPORT_TYPES
 from reports_pipeline.resources import ReplicaResource
 from warehouse.catalog import connect_views
 from warehouse.invariants import INVARIANTS
+from warehouse.location import ReplicaLocation
 from warehouse.tables import TABLES
 
 OWNERS = ["team:crm-reports"]
@@ -96,15 +97,16 @@ EXPORTS = [
 # ---------------------------------------------------------------- observations
 
 
-def table_state(root: Path, table: str) -> dict[str, Any]:
+def table_state(location: ReplicaLocation, table: str) -> dict[str, Any]:
     """Rows per organisation (from the Parquet footers, no data read) and the last change."""
-    files = sorted((root / table).glob("org_id=*/*.parquet"))
+    files = location.files(location.table_glob(table))
     if not files:
         return {"rows": 0, "rows_by_organisation": {}, "last_modified": 0.0, "files": 0}
     with duckdb.connect() as con:
+        location.attach(con)
         footers = con.execute(
             "SELECT file_name, num_rows FROM parquet_file_metadata($files)",
-            {"files": [str(f) for f in files]},
+            {"files": [f.path for f in files]},
         ).fetchall()
     by_org: dict[str, int] = {}
     for file_name, rows in footers:
@@ -113,7 +115,7 @@ def table_state(root: Path, table: str) -> dict[str, Any]:
     return {
         "rows": sum(by_org.values()),
         "rows_by_organisation": dict(sorted(by_org.items())),
-        "last_modified": max(f.stat().st_mtime for f in files),
+        "last_modified": max(f.modified for f in files),
         "files": len(files),
     }
 
@@ -141,7 +143,7 @@ def observe_replica(context: SensorEvaluationContext, replica: ReplicaResource) 
     seen: dict[str, list[Any]] = json.loads(context.cursor) if context.cursor else {}
     events = []
     for table in TABLES:
-        state = table_state(Path(replica.root), table)
+        state = table_state(replica.location, table)
         fingerprint = [state["last_modified"], state["rows"], state["files"]]
         if seen.get(table) != fingerprint:
             events.append(_observation(table, state))
@@ -183,7 +185,7 @@ def replica_freshness(
     description="The replica's invariants (warehouse/invariants.py), over every organisation.",
 )
 def replica_invariants(replica: ReplicaResource) -> Iterator[AssetCheckResult]:
-    with connect_views(Path(replica.root)) as catalog:
+    with connect_views(replica.location) as catalog:
         for invariant in INVARIANTS:
             violations = invariant.violations(catalog)
             yield AssetCheckResult(

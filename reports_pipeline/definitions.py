@@ -32,7 +32,9 @@ def build_resources(settings: ServiceSettings) -> dict[str, object]:
     )
     return {
         "replica": ReplicaResource(
-            root=str(settings.replica_root.resolve()), slice_rows=settings.slice_rows
+            root=settings.replica.root,
+            s3_endpoint_url=settings.s3_endpoint_url,
+            slice_rows=settings.slice_rows,
         ),
         "store": ReportStoreResource(
             s3=s3, bucket=settings.s3_bucket, part_size_mib=settings.s3_part_size_mib

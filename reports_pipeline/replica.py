@@ -19,7 +19,8 @@ import duckdb
 import polars as pl
 import polars.selectors as cs
 
-from warehouse.tables import TABLES, org_table_glob, table_glob
+from warehouse.location import ReplicaLocation
+from warehouse.tables import TABLES
 
 ORG_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 _ORG_ID = re.compile(ORG_ID_PATTERN)
@@ -93,10 +94,16 @@ class ReplicaReader:
     """One organisation's tables. Open one per export run; use it from one thread at a time
     (the export's prefetch thread runs every query of the stream)."""
 
-    def __init__(self, root: Path, organisation_id: str, *, memory_limit: str = "128MB") -> None:
+    def __init__(
+        self,
+        root: Path | str | ReplicaLocation,
+        organisation_id: str,
+        *,
+        memory_limit: str = "128MB",
+    ) -> None:
         if not _ORG_ID.match(organisation_id):
             raise ValueError("organisation id has characters the replica does not use")
-        self.root = root
+        self.location = root if isinstance(root, ReplicaLocation) else ReplicaLocation.of(root)
         self.organisation_id = organisation_id
         self.con = duckdb.connect(
             config={
@@ -107,6 +114,7 @@ class ReplicaReader:
                 "temp_directory": str(Path(tempfile.gettempdir()) / "crm-reports-duckdb"),
             }
         )
+        self.location.attach(self.con)
         self._declared: set[str] = set()
 
     def close(self) -> None:
@@ -127,8 +135,8 @@ class ReplicaReader:
         """The Parquet glob of this organisation's partition, or "" when it has none."""
         if table not in TABLES:
             raise KeyError(table)
-        glob = org_table_glob(self.root, table, self.organisation_id)
-        return glob if any(Path(glob).parent.glob("*.parquet")) else ""
+        glob = self.location.org_table_glob(table, self.organisation_id)
+        return glob if self.location.files(glob) else ""
 
     def query(
         self,
@@ -158,7 +166,7 @@ class ReplicaReader:
         glob = self.source(table)
         # Partition values live in the path, not the files: no org_id column appears.
         relation = self.con.read_parquet(
-            glob or table_glob(self.root, table), hive_partitioning=False
+            glob or self.location.table_glob(table), hive_partitioning=False
         )
         if not glob:  # no rows for this organisation: the table's shape, empty
             relation = relation.limit(0)

@@ -1,7 +1,5 @@
 """Dagster resources: every external system the export run touches."""
 
-from pathlib import Path
-
 from dagster import ConfigurableResource, InitResourceContext
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
@@ -12,17 +10,23 @@ from reports_pipeline.protection import PasswordBox
 from reports_pipeline.replica import ReplicaReader
 from reports_pipeline.settings import LOCAL_FILE_PASSWORD_KEY
 from reports_pipeline.storage import MIB, ReportStore
+from warehouse.location import ReplicaLocation
 
 
 class ReplicaResource(ConfigurableResource):
     """The DuckDB/Parquet replica of the CRM."""
 
-    root: str
+    root: str  # a folder, or s3://bucket/prefix
+    s3_endpoint_url: str | None = None  # the S3-compatible store of an s3:// root, if not AWS
     memory_limit: str = "128MB"
     slice_rows: int = 50_000
 
+    @property
+    def location(self) -> ReplicaLocation:
+        return ReplicaLocation.of(self.root, self.s3_endpoint_url)
+
     def open(self, organisation_id: str) -> ReplicaReader:
-        return ReplicaReader(Path(self.root), organisation_id, memory_limit=self.memory_limit)
+        return ReplicaReader(self.location, organisation_id, memory_limit=self.memory_limit)
 
 
 class JobTableResource(ConfigurableResource):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from warehouse.location import ReplicaLocation
 
 # Seals file passwords between the API and the run; refused in production.
 LOCAL_FILE_PASSWORD_KEY = "local-development-only-file-password-key"  # noqa: S105
@@ -19,7 +20,8 @@ class ServiceSettings(BaseSettings):
 
     env: Literal["local", "test", "production"] = "local"
     database_url: str = "sqlite:///.local/jobs.db"
-    replica_root: Path = Path(".local/replica")
+    # A local folder, or s3://bucket/prefix (read from the store at `s3_endpoint_url`).
+    replica_root: str = ".local/replica"
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
     s3_bucket: str = "crm-reports"
@@ -33,6 +35,10 @@ class ServiceSettings(BaseSettings):
     replica_max_age_hours: float = 26
     # Where people reach the API: runs link to their report there.
     public_api_url: str = "http://127.0.0.1:8000"
+
+    @property
+    def replica(self) -> ReplicaLocation:
+        return ReplicaLocation.of(self.replica_root, self.s3_endpoint_url)
 
     @model_validator(mode="after")
     def _production_has_a_real_key(self) -> Self:

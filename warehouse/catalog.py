@@ -10,7 +10,8 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.tables import TABLES, table_glob
+from warehouse.location import ReplicaLocation
+from warehouse.tables import TABLES
 
 CATALOG_FILE = "replica.duckdb"
 
@@ -24,17 +25,20 @@ def build_catalog(root: Path) -> Path:
     return path
 
 
-def connect_views(root: Path) -> duckdb.DuckDBPyConnection:
+def connect_views(root: Path | ReplicaLocation) -> duckdb.DuckDBPyConnection:
     """An in-memory connection with the catalog's views, for a replica that has Parquet
-    files but no catalog file (a production replica written by the CRM's replication)."""
+    files but no catalog file (a production replica written by the CRM's replication, on
+    disk or in S3)."""
     con = duckdb.connect()
     _create_views(con, root)
     return con
 
 
-def _create_views(con: duckdb.DuckDBPyConnection, root: Path) -> None:
+def _create_views(con: duckdb.DuckDBPyConnection, root: Path | ReplicaLocation) -> None:
+    location = root if isinstance(root, ReplicaLocation) else ReplicaLocation.of(root)
+    location.attach(con)
     for table in TABLES:
-        glob = table_glob(root.resolve(), table)
+        glob = location.table_glob(table)
         # View names and paths are ours; DuckDB cannot bind parameters in DDL.
         con.execute(
             f"CREATE VIEW {table} AS SELECT * FROM "  # noqa: S608

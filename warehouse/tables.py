@@ -6,8 +6,6 @@ organisation reads only that organisation's files.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 # table name -> sort key inside each organisation's partition (the primary timestamp, then id).
 # Tables read per chat (notes, messages, links) are sorted by chat first, so that a slice of
 # chats reads only the row groups that hold its own related rows.
@@ -42,13 +40,3 @@ TABLES: dict[str, str] = {
     "goal_events": "chat_id, session_id, position",
     "tracker_values": "chat_id, event_id, tracker_name",
 }
-
-
-def table_glob(root: Path, table: str) -> str:
-    """The Parquet glob of one table under a replica root."""
-    return str(root / table / "*" / "*.parquet")
-
-
-def org_table_glob(root: Path, table: str, org_id: str) -> str:
-    """The Parquet glob of one organisation's partition of a table."""
-    return str(root / table / f"org_id={org_id}" / "*.parquet")
