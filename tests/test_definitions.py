@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -28,3 +29,35 @@ def test_instance_files_are_valid_dagster_config(tmp_path: Path) -> None:
     (tmp_path / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
     with DagsterInstance.from_config(str(tmp_path)) as instance:
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+
+
+def test_the_helm_values_deploy_the_same_instance_as_the_production_file() -> None:
+    """What can be checked offline: the chart gets the same limits, monitoring and driver
+    as `deploy/dagster.production.yaml`, and every run the code location's environment."""
+    values = yaml.safe_load((REPO / "deploy/helm-values.yaml").read_text())
+    instance = yaml.safe_load((REPO / "deploy/dagster.production.yaml").read_text())
+    queued = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
+    coordinator = instance["run_coordinator"]["config"]
+    assert queued["maxConcurrentRuns"] == coordinator["max_concurrent_runs"]
+    assert queued["tagConcurrencyLimits"] == coordinator["tag_concurrency_limits"]
+    monitoring = values["dagsterDaemon"]["runMonitoring"]
+    for key, value in instance["run_monitoring"].items():
+        camel = key.split("_")[0] + "".join(part.title() for part in key.split("_")[1:])
+        assert monitoring[camel] == value, key
+    assert (
+        values["postgresql"]["postgresqlScheme"]
+        == instance["storage"]["postgres"]["postgres_db"]["scheme"]
+    )
+    runs = values["runLauncher"]["config"]["k8sRunLauncher"]["envSecrets"]
+    (location,) = values["dagster-user-deployments"]["deployments"]
+    assert runs == location["envSecrets"]
+    assert location["dagsterApiGrpcArgs"] == ["--module-name", "reports_pipeline.definitions"]
+
+
+def test_the_settings_the_deployment_docs_name_are_read_by_the_code() -> None:
+    from api.config import ApiSettings
+
+    fields = {f"REPORTS_{name.upper()}" for name in ApiSettings.model_fields}
+    text = (REPO / "deploy/README.md").read_text() + (REPO / "deploy/helm-values.yaml").read_text()
+    named = set(re.findall(r"REPORTS_[A-Z0-9_]+", text))
+    assert named and named <= fields, sorted(named - fields)
