@@ -185,7 +185,8 @@ class ReportStore:
         """
         answer = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=prefix)
         for upload in answer.get("Uploads", []):
-            self.abort(upload["Key"], upload["UploadId"])
+            if upload["Key"].startswith(prefix):  # some stores ignore Prefix (nanio 0.1.7)
+                self.abort(upload["Key"], upload["UploadId"])
         listing = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix)
         for item in listing.get("Contents", []):
             self.delete(item["Key"])

@@ -115,6 +115,24 @@ def test_multipart_upload_abort_and_listing(store: ReportStore) -> None:
     assert "Uploads" not in store.client.list_multipart_uploads(Bucket=store.bucket)
 
 
+def test_discarding_one_reports_files_leaves_anothers_upload_alone(store: ReportStore) -> None:
+    """The store may list every open upload whatever the prefix asked (nanio does): a
+    canceled report's cleanup must not abort another export's upload in flight."""
+    running = "reports/org_001/r5/chat-report.csv"
+    upload_id = store.client.create_multipart_upload(Bucket=store.bucket, Key=running)["UploadId"]
+    store.discard("reports/org_001/r6/")
+    part = store.client.upload_part(
+        Bucket=store.bucket, Key=running, UploadId=upload_id, PartNumber=1, Body=b"a,b\r\n"
+    )
+    store.client.complete_multipart_upload(
+        Bucket=store.bucket,
+        Key=running,
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    assert store.exists(running)
+
+
 def test_an_upload_records_what_it_stored(store: ReportStore) -> None:
     chunks = [b"a" * (3 << 20), b"b" * (4 << 20)]
     small = ReportStore(store.client, store.bucket, part_size=5 << 20)
