@@ -7,10 +7,11 @@ from typing import Annotated, Literal
 import jwt
 from fastapi import Depends, Path
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, StringConstraints, ValidationError
 
 from api.config import ApiSettings, get_settings
 from api.errors import InvalidToken, NotAuthenticated, ReportNotFound, ReportsForbidden
+from reports_pipeline.audit import SCHEDULE_ACTOR
 from reports_pipeline.replica import ORG_ID_PATTERN
 
 Role = Literal["owner", "admin", "user"]
@@ -24,10 +25,20 @@ MAX_CLAIM = 1024
 Claim = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CLAIM, pattern=r"^[^\x00]*$")]
 
 
+def _not_a_schedule(sub: str) -> str:
+    # "schedule:<id>" names a schedule as the requester of its firings; no person is one.
+    if sub.startswith(SCHEDULE_ACTOR):
+        raise ValueError("a subject may not name a schedule")
+    return sub
+
+
+Subject = Annotated[Claim, AfterValidator(_not_a_schedule)]
+
+
 class Principal(BaseModel):
     """The verified caller: the claims of the token."""
 
-    sub: Claim
+    sub: Subject
     org_id: Annotated[str, StringConstraints(pattern=ORG_ID_PATTERN)]
     role: Role
     email: Claim | None = None

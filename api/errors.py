@@ -131,3 +131,7 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body("internal_error", "Internal server error", request_id=request_id),
             status_code=500,
         )
+
+
+class ScheduleNotFound(ApiError):
+    status_code, code, detail = 404, "schedule_not_found", "Schedule not found"

@@ -12,11 +12,12 @@ from api.config import ApiSettings, get_settings
 from api.errors import install_error_handlers
 from api.launcher import DagsterLauncher
 from api.limits import BodySizeLimit
-from api.routes import docs, health, page, reports
+from api.routes import docs, health, page, reports, schedules
 from reports_pipeline.audit import AuditTrail
 from reports_pipeline.job_table import JobTable, make_engine, migrate
 from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.protection import PasswordBox
+from reports_pipeline.schedules import Schedules
 from reports_pipeline.storage import ReportStore, make_s3_client
 
 DESCRIPTION = """
@@ -38,6 +39,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.state.job_table = JobTable(engine)
         app.state.lifecycle = Lifecycle(engine)
         app.state.audit = AuditTrail(engine)
+        app.state.schedules = Schedules(engine, app.state.lifecycle)
         app.state.passwords = PasswordBox(settings.file_password_key)
         app.state.store = ReportStore(
             make_s3_client(
@@ -60,7 +62,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        openapi_tags=[{"name": "Reports", "description": "Request, follow and download exports"}],
+        openapi_tags=[
+            {"name": "Reports", "description": "Request, follow and download exports"},
+            {"name": "Schedules", "description": "Recurring exports"},
+        ],
         docs_url=None,  # served by api/routes/docs.py with local assets
         redoc_url=None,
         # Generated clients name their methods after the handlers: request_export, ...
@@ -72,6 +77,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     app.dependency_overrides[get_settings] = current_settings
     install_error_handlers(app)
+    app.include_router(schedules.router)  # before reports: `/{reportId}` would take it
     app.include_router(reports.router)
     app.include_router(page.router)
     app.include_router(health.router)

@@ -12,6 +12,7 @@ from reports_pipeline.job_table import ReportRow, Status
 from reports_pipeline.reports import REPORT_TYPES
 from reports_pipeline.request import ReportRequest as ReportCreate
 from reports_pipeline.request import ReportTypeName
+from reports_pipeline.schedules import ScheduleRow
 
 __all__ = ["ReportCreate", "ReportTypeName"]
 
@@ -172,3 +173,57 @@ class FieldError(BaseModel):
 class ValidationErrorPublic(BaseModel):
     detail: list[FieldError]
     code: Literal["validation_error"]
+
+
+class FiringPublic(BaseModel):
+    """What one due time of a schedule did."""
+
+    due_at: datetime
+    fired_at: datetime
+    outcome: Literal["requested", "skipped"]
+    report_id: str | None = Field(description="The report it requested (None when skipped)")
+    detail: str | None
+
+
+class SchedulePublic(BaseModel):
+    """A recurring export. Each firing is an ordinary report whose `requested_by` names
+    the schedule (`id` "schedule:<schedule id>", `name` the schedule's name)."""
+
+    id: str
+    organisation_id: str
+    name: str
+    cron: str
+    timezone: str
+    type: str
+    filters: dict[str, Any]
+    format: str
+    purpose: str | None
+    paused: bool
+    next_fire_at: datetime | None = Field(description="The next due time (None while paused)")
+    last_firing: FiringPublic | None
+    created_by: RequestedBy
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: ScheduleRow) -> SchedulePublic:
+        last = row.last_firing
+        return cls(
+            id=row.id,
+            organisation_id=row.organisation_id,
+            name=row.name,
+            cron=row.cron,
+            timezone=row.timezone,
+            type=row.request["type"],
+            filters=row.request.get("filters", {}),
+            format=row.request.get("format", "csv"),
+            purpose=row.request.get("purpose"),
+            paused=row.paused,
+            next_fire_at=None if row.paused else row.next_due_at,
+            last_firing=FiringPublic(**vars(last)) if last else None,
+            created_by=RequestedBy(**vars(row.created_by)),
+            created_at=row.created_at,
+        )
+
+
+class ScheduleListPublic(BaseModel):
+    items: list[SchedulePublic]

@@ -43,6 +43,9 @@ class ActorKind(StrEnum):
     SCHEDULE = "schedule"
 
 
+SCHEDULE_ACTOR = "schedule:"  # the requester id of a schedule's firings: schedule:<id>
+
+
 audit_events = sa.Table(
     "audit_events",
     metadata,
@@ -116,7 +119,10 @@ def record(
                 reports.c.id,
                 reports.c.type,
                 sa.literal(event.value, sa.String),
-                sa.literal(ActorKind.USER.value, sa.String),
+                sa.case(
+                    (who[0].startswith(SCHEDULE_ACTOR), ActorKind.SCHEDULE.value),
+                    else_=ActorKind.USER.value,
+                ),
                 *who,
                 reports.c.request,
                 sa.literal(utcnow(), UTCDateTime),

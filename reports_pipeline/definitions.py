@@ -18,7 +18,7 @@ from reports_pipeline.assets import (
 )
 from reports_pipeline.export import export_report
 from reports_pipeline.resources import JobTableResource, ReplicaResource, ReportStoreResource
-from reports_pipeline.sensors import reconcile_reports
+from reports_pipeline.sensors import fire_schedules, reconcile_reports
 from reports_pipeline.settings import ServiceSettings
 
 
@@ -56,7 +56,7 @@ def build_definitions(settings: ServiceSettings) -> Definitions:
         jobs=[export_report, check_replica],
         assets=[*REPLICA_TABLES, *EXPORTS],
         asset_checks=[replica_invariants, *freshness_checks],
-        sensors=[reconcile_reports, observe_replica, freshness_sensor],
+        sensors=[reconcile_reports, fire_schedules, observe_replica, freshness_sensor],
         schedules=[check_replica_hourly],
         resources=build_resources(settings),
     )

@@ -28,6 +28,7 @@ from dagster import (
 from pydantic import ValidationError
 
 from reports_pipeline.assets import ORGANISATIONS_PARTITIONS, export_key
+from reports_pipeline.audit import SCHEDULE_ACTOR
 from reports_pipeline.formats import (
     FORMATS,
     FileFormat,
@@ -55,9 +56,11 @@ ENCODE_ROWS = 10_000
 TAG_ORGANISATION = "reports/organisation"
 TAG_TYPE = "reports/type"
 TAG_REPORT_ID = "reports/report_id"
+TAG_SCHEDULE = "reports/schedule"
 TAG_REQUESTED_BY = "reports/requested_by"
 TAG_REQUESTED_BY_NAME = "reports/requested_by_name"
 TAG_OUTCOME = "reports/outcome"  # the plain reason a run did not complete its report
+TAG_SCHEDULE = "reports/schedule"  # the schedule whose firing this is
 MAX_TAG_VALUE = 200
 
 
@@ -88,7 +91,15 @@ def run_tags(report: ReportRow) -> dict[str, str]:
         TAG_REQUESTED_BY_NAME: (report.requested_by.name or report.requested_by.email or "")[
             :MAX_TAG_VALUE
         ],
+        **_schedule_tag(report),
     }
+
+
+def _schedule_tag(report: ReportRow) -> dict[str, str]:
+    """A schedule's firings carry the schedule's id: one filter shows all of them."""
+    if not report.requested_by.id.startswith(SCHEDULE_ACTOR):
+        return {}
+    return {TAG_SCHEDULE: report.requested_by.id.removeprefix(SCHEDULE_ACTOR)}
 
 
 def file_name_for(report: ReportRow) -> str:

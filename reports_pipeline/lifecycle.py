@@ -67,14 +67,17 @@ class Lifecycle:
         *,
         sealed_password: str | None = None,
         now: datetime | None = None,
+        report_id: str | None = None,
     ) -> ReportRow:
         """A new `pending` report, unless the rate limit refuses it (atomically).
-        `sealed_password`: the file is to be protected with this (sealed) password."""
+        `sealed_password`: the file is to be protected with this (sealed) password.
+        `report_id`: its id, when the caller must make the same report only once (a
+        schedule's firing); a second request with it raises `sqlalchemy.exc.IntegrityError`."""
         now = now or utcnow()
         with self.engine.connect().execution_options(immediate=True) as conn, conn.begin():
             _lock_type(conn, organisation_id, request.type)
             _check_rate_limit(conn, organisation_id, request.type, now)
-            report_id = str(uuid.uuid4())
+            report_id = report_id or str(uuid.uuid4())
             conn.execute(
                 table.insert().values(
                     id=report_id,

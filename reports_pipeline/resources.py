@@ -8,6 +8,7 @@ from reports_pipeline.job_table import JobTable, ReportRow, make_engine
 from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.protection import PasswordBox
 from reports_pipeline.replica import ReplicaReader
+from reports_pipeline.schedules import Schedules
 from reports_pipeline.settings import LOCAL_FILE_PASSWORD_KEY
 from reports_pipeline.storage import MIB, ReportStore
 from warehouse.location import ReplicaLocation
@@ -56,6 +57,10 @@ class JobTableResource(ConfigurableResource):
     @property
     def lifecycle(self) -> Lifecycle:
         return Lifecycle(self.table.engine)
+
+    @property
+    def schedules(self) -> Schedules:
+        return Schedules(self.table.engine, self.lifecycle)
 
     def report_url(self, report: ReportRow) -> str:
         base = self.public_api_url.rstrip("/")

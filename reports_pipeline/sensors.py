@@ -1,4 +1,5 @@
-"""The reconciler sensor: keeps Dagster and the store in line with the job table.
+"""The sensors that act on the job table: the reconciler keeps Dagster and the store in
+line with it; `fire_schedules` turns schedules' due times into reports and runs.
 
 `reports_pipeline.reconcile` decides; this applies the decisions. Each report is handled
 on its own, so one that cannot be settled now (the store is down) does not hold up the
@@ -26,7 +27,7 @@ from reports_pipeline.export import (
     run_config,
     run_tags,
 )
-from reports_pipeline.job_table import ReportRow, utcnow
+from reports_pipeline.job_table import ReportRow, Status, utcnow
 from reports_pipeline.reconcile import (
     Discard,
     Fail,
@@ -117,3 +118,31 @@ def _apply(
         if marked and context.instance.has_run(decision.run_id):  # say why, on the run too
             context.instance.add_run_tags(decision.run_id, {TAG_OUTCOME: decision.reason[:200]})
         context.log.info(f"report {report.id} {'failed' if marked else 'had moved on'}")
+
+
+@sensor(
+    job=export_report,
+    minimum_interval_seconds=15,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Requests the export of every schedule that is due (once per due time; a "
+    "firing the rate limit refuses is recorded as skipped) and launches its run.",
+)
+def fire_schedules(context: SensorEvaluationContext, job_table: JobTableResource):
+    schedules, now = job_table.schedules, utcnow()
+    due = schedules.due(now)
+    if not due:
+        return SkipReason("no schedule is due")
+    launches = []
+    for schedule in due:
+        try:
+            firing = schedules.fire(schedule, now)
+        except Exception:  # the others still fire; this one is due again next tick
+            context.log.exception(f"could not fire schedule {schedule.id}; will retry")
+            continue
+        context.log.info(
+            f"schedule {schedule.id} ({schedule.name}): {firing.outcome}, {firing.detail}"
+        )
+        report = job_table.table.get_by_id(firing.report_id) if firing.report_id else None
+        if report is not None and report.status is Status.PENDING:
+            launches.append(_launch(report))
+    return launches or SkipReason(f"{len(due)} schedules due, nothing to launch")

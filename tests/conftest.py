@@ -109,6 +109,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     migrate(engine)
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM reports"))
+        conn.execute(sa.text("DELETE FROM schedules"))
+        conn.execute(sa.text("DELETE FROM schedule_firings"))
         conn.execute(sa.text("TRUNCATE audit_events"))  # row triggers refuse DELETE
     engine.dispose()
     return url
