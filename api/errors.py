@@ -135,3 +135,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 class ScheduleNotFound(ApiError):
     status_code, code, detail = 404, "schedule_not_found", "Schedule not found"
+
+
+class WebhookNotFound(ApiError):
+    status_code, code, detail = 404, "webhook_not_found", "Webhook not found"

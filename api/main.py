@@ -12,13 +12,14 @@ from api.config import ApiSettings, get_settings
 from api.errors import install_error_handlers
 from api.launcher import DagsterLauncher
 from api.limits import BodySizeLimit
-from api.routes import docs, health, page, reports, schedules
+from api.routes import docs, health, page, reports, schedules, webhooks
 from reports_pipeline.audit import AuditTrail
 from reports_pipeline.job_table import JobTable, make_engine, migrate
 from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.protection import PasswordBox
 from reports_pipeline.schedules import Schedules
 from reports_pipeline.storage import ReportStore, make_s3_client
+from reports_pipeline.webhooks import Webhooks
 
 DESCRIPTION = """
 On-demand exports (CSV, csv.gz, XLSX, Parquet, JSON Lines) of the CRM's Chat, Contact,
@@ -39,8 +40,10 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         app.state.job_table = JobTable(engine)
         app.state.lifecycle = Lifecycle(engine)
         app.state.audit = AuditTrail(engine)
-        app.state.schedules = Schedules(engine, app.state.lifecycle)
         app.state.passwords = PasswordBox(settings.file_password_key)
+        app.state.schedules = Schedules(engine, app.state.lifecycle)
+        local = settings.env != "production"
+        app.state.webhooks = Webhooks(engine, app.state.passwords, local=local)
         app.state.store = ReportStore(
             make_s3_client(
                 endpoint_url=settings.s3_endpoint_url,
@@ -65,6 +68,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         openapi_tags=[
             {"name": "Reports", "description": "Request, follow and download exports"},
             {"name": "Schedules", "description": "Recurring exports"},
+            {"name": "Webhooks", "description": "Signed notices of finished exports"},
         ],
         docs_url=None,  # served by api/routes/docs.py with local assets
         redoc_url=None,
@@ -77,7 +81,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     app.dependency_overrides[get_settings] = current_settings
     install_error_handlers(app)
-    app.include_router(schedules.router)  # before reports: `/{reportId}` would take it
+    app.include_router(schedules.router)  # before reports: `/{reportId}` would take these
+    app.include_router(webhooks.router)
     app.include_router(reports.router)
     app.include_router(page.router)
     app.include_router(health.router)

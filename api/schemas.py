@@ -13,6 +13,7 @@ from reports_pipeline.reports import REPORT_TYPES
 from reports_pipeline.request import ReportRequest as ReportCreate
 from reports_pipeline.request import ReportTypeName
 from reports_pipeline.schedules import ScheduleRow
+from reports_pipeline.webhooks import DeliveryRow, WebhookRow
 
 __all__ = ["ReportCreate", "ReportTypeName"]
 
@@ -227,3 +228,59 @@ class SchedulePublic(BaseModel):
 
 class ScheduleListPublic(BaseModel):
     items: list[SchedulePublic]
+
+
+class WebhookPublic(BaseModel):
+    id: str
+    organisation_id: str
+    url: str
+    events: list[str]
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: WebhookRow) -> WebhookPublic:
+        return cls(**vars(row))
+
+
+class WebhookCreated(WebhookPublic):
+    secret: str = Field(
+        description="Signs every delivery (X-Reports-Signature). Shown only in this answer."
+    )
+
+
+class WebhookListPublic(BaseModel):
+    items: list[WebhookPublic]
+
+
+class AttemptPublic(BaseModel):
+    number: int
+    attempted_at: datetime
+    status_code: int | None = Field(description="The endpoint's answer (None: no answer)")
+    error: str | None
+    duration_ms: int
+
+
+class DeliveryPublic(BaseModel):
+    id: str = Field(description="The event id the endpoint receives (X-Reports-Event-Id)")
+    event: str
+    report_id: str
+    created_at: datetime
+    state: Literal["pending", "delivered", "failed"]
+    next_attempt_at: datetime | None
+    attempts: list[AttemptPublic]
+
+    @classmethod
+    def of(cls, row: DeliveryRow) -> DeliveryPublic:
+        return cls(
+            id=row.id,
+            event=row.event,
+            report_id=row.report_id,
+            created_at=row.created_at,
+            state=row.state,  # type: ignore[arg-type]
+            next_attempt_at=row.next_attempt_at,
+            attempts=[AttemptPublic(**vars(a)) for a in row.attempts],
+        )
+
+
+class DeliveryListPublic(BaseModel):
+    items: list[DeliveryPublic]

@@ -18,7 +18,7 @@ from reports_pipeline.assets import (
 )
 from reports_pipeline.export import export_report
 from reports_pipeline.resources import JobTableResource, ReplicaResource, ReportStoreResource
-from reports_pipeline.sensors import fire_schedules, reconcile_reports
+from reports_pipeline.sensors import deliver_webhooks, fire_schedules, reconcile_reports
 from reports_pipeline.settings import ServiceSettings
 
 
@@ -42,6 +42,7 @@ def build_resources(settings: ServiceSettings) -> dict[str, object]:
         "job_table": JobTableResource(
             database_url=settings.database_url,
             public_api_url=settings.public_api_url,
+            env=settings.env,
             # An EnvVar shows in the Dagster UI by name only, never by value.
             file_password_key=EnvVar("REPORTS_FILE_PASSWORD_KEY")
             if "REPORTS_FILE_PASSWORD_KEY" in os.environ
@@ -56,7 +57,13 @@ def build_definitions(settings: ServiceSettings) -> Definitions:
         jobs=[export_report, check_replica],
         assets=[*REPLICA_TABLES, *EXPORTS],
         asset_checks=[replica_invariants, *freshness_checks],
-        sensors=[reconcile_reports, fire_schedules, observe_replica, freshness_sensor],
+        sensors=[
+            reconcile_reports,
+            fire_schedules,
+            deliver_webhooks,
+            observe_replica,
+            freshness_sensor,
+        ],
         schedules=[check_replica_hourly],
         resources=build_resources(settings),
     )

@@ -25,7 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from reports_pipeline import audit
+from reports_pipeline import audit, webhooks
 from reports_pipeline.audit import AuditEvent
 from reports_pipeline.job_table import (
     ACTIVE,
@@ -220,6 +220,7 @@ class Lifecycle:
             applied = conn.execute(statement).rowcount == 1
             if applied and event and report_id:
                 audit.record(conn, report_id, event, actor)
+                webhooks.enqueue(conn, report_id, event.value)
             return applied
 
 

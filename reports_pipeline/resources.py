@@ -11,6 +11,7 @@ from reports_pipeline.replica import ReplicaReader
 from reports_pipeline.schedules import Schedules
 from reports_pipeline.settings import LOCAL_FILE_PASSWORD_KEY
 from reports_pipeline.storage import MIB, ReportStore
+from reports_pipeline.webhooks import Webhooks
 from warehouse.location import ReplicaLocation
 
 
@@ -39,6 +40,8 @@ class JobTableResource(ConfigurableResource):
     file_password_key: str = LOCAL_FILE_PASSWORD_KEY
     # Where people reach the API that serves this job table (runs link to their report).
     public_api_url: str = "http://127.0.0.1:8000"
+    # Outside production, webhooks may call loopback and private addresses (tests, make up).
+    env: str = "local"
     _table: "JobTable | None" = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
@@ -61,6 +64,10 @@ class JobTableResource(ConfigurableResource):
     @property
     def schedules(self) -> Schedules:
         return Schedules(self.table.engine, self.lifecycle)
+
+    @property
+    def webhooks(self) -> Webhooks:
+        return Webhooks(self.table.engine, self.passwords, local=self.env != "production")
 
     def report_url(self, report: ReportRow) -> str:
         base = self.public_api_url.rstrip("/")

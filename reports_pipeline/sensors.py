@@ -9,6 +9,8 @@ others, and is tried again on the next tick.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
 from dagster import (
     DagsterInstance,
@@ -27,7 +29,7 @@ from reports_pipeline.export import (
     run_config,
     run_tags,
 )
-from reports_pipeline.job_table import ReportRow, Status, utcnow
+from reports_pipeline.job_table import JobTable, ReportRow, Status, utcnow
 from reports_pipeline.reconcile import (
     Discard,
     Fail,
@@ -38,6 +40,7 @@ from reports_pipeline.reconcile import (
     decide,
 )
 from reports_pipeline.resources import JobTableResource, ReportStoreResource
+from reports_pipeline.webhooks import Payload
 
 
 @sensor(
@@ -146,3 +149,29 @@ def fire_schedules(context: SensorEvaluationContext, job_table: JobTableResource
         if report is not None and report.status is Status.PENDING:
             launches.append(_launch(report))
     return launches or SkipReason(f"{len(due)} schedules due, nothing to launch")
+
+
+@sensor(
+    minimum_interval_seconds=10,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Sends due webhook deliveries (every endpoint at once, 5 s each) and "
+    "schedules the retries of those not answered with a 2xx.",
+)
+def deliver_webhooks(context: SensorEvaluationContext, job_table: JobTableResource):
+    tried = job_table.webhooks.deliver_due(report_payload(job_table.table))
+    failed = [attempt for attempt in tried if attempt.error]
+    for attempt in failed:
+        context.log.warning(f"webhook attempt {attempt.number} failed: {attempt.error}")
+    return SkipReason(f"{len(tried)} deliveries attempted, {len(failed)} to retry or failed")
+
+
+def report_payload(table: JobTable) -> Payload:
+    """A delivery's body: its event and the report as the API shows it (`Report`)."""
+    from api.schemas import ReportPublic  # the API's shape is the contract's
+
+    def payload(event_id: str, event: str, report_id: str, at: datetime) -> dict[str, Any]:
+        report = table.get_by_id(report_id)
+        shown = ReportPublic.of(report).model_dump(mode="json") if report else None
+        return {"id": event_id, "event": event, "occurred_at": at.isoformat(), "report": shown}
+
+    return payload

@@ -111,6 +111,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         conn.execute(sa.text("DELETE FROM reports"))
         conn.execute(sa.text("DELETE FROM schedules"))
         conn.execute(sa.text("DELETE FROM schedule_firings"))
+        for webhook_table in ("webhooks", "webhook_deliveries", "webhook_attempts"):
+            conn.execute(sa.text(f"DELETE FROM {webhook_table}"))  # noqa: S608 - our names
         conn.execute(sa.text("TRUNCATE audit_events"))  # row triggers refuse DELETE
     engine.dispose()
     return url

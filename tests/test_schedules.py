@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 from datetime import UTC, date, datetime, timedelta
 
@@ -28,6 +29,7 @@ from reports_pipeline.schedules import (
 )
 from tests.conftest import auth, token
 from tests.test_e2e import wait_for
+from tests.test_webhooks import Receiver, documented_verify
 
 BASE = "/api/wp-crm/reports/org_001/schedules"
 ORG = "org_004"
@@ -216,6 +218,11 @@ def test_a_schedule_fires_through_the_daemon_once_per_due_time(e2e_stack: Stack)
         "filters": {"created": {"from": "-9 month start", "to": "-9 month end"}},
     }
     schedule = httpx.post(base, json=body, headers=auth(ORG)).json()
+    hooks = f"{e2e_stack.api_url}/api/wp-crm/reports/{ORG}/webhooks"
+    endpoint = Receiver()  # the completion also reaches a webhook, through the daemon
+    hook = httpx.post(
+        hooks, json={"url": endpoint.url, "events": ["report.completed"]}, headers=auth(ORG)
+    ).json()
     due = utc(2026, 12, 1, 5)  # 1 December 06:00 in Berlin
     engine = make_engine(str(e2e_stack.database_url))
     set_due = schedules.update().where(schedules.c.id == schedule["id"])
@@ -237,6 +244,10 @@ def test_a_schedule_fires_through_the_daemon_once_per_due_time(e2e_stack: Stack)
     rows = list(csv.DictReader(io.StringIO(httpx.get(link["url"]).content.decode("utf-8-sig"))))
     created = sorted(row["Created At"] for row in rows)
     assert created and created[0] >= "2026-03-01" and created[-1] < "2026-04-01"
+    headers, delivered = endpoint.received.get(timeout=60)
+    endpoint.close()
+    assert documented_verify()(hook["secret"], headers["X-Reports-Signature"], delivered)
+    assert json.loads(delivered)["report"]["id"] == report_id
 
     e2e_stack.stop_dagster()
     e2e_stack.start_dagster()
