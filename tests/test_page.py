@@ -234,3 +234,37 @@ def test_a_running_export_shows_a_bar_its_share_and_the_time_left(
     assert shown["text"] == "25% of 1,000 · about 2 min left"  # 90 s to go at this pace
     unknown = page.evaluate("() => progressOf({rows_written: 40, rows_expected: null})")
     assert unknown == "40 so far"
+
+
+def test_an_admin_repeats_the_filter_panels_export_on_a_schedule(
+    page: Page, e2e_stack: Stack
+) -> None:
+    open_as(page, e2e_stack, token(ORG, "admin", "page-admin"))
+    page.get_by_role("radio", name=re.compile(r"^Chat\b")).check()
+    page.get_by_text("Repeat this export on a schedule").click()
+    page.get_by_label("Name").fill("Monthly chats for BI")
+    page.get_by_label("File format").select_option("xlsx")
+    page.get_by_role("button", name="Save schedule").click()
+    expect(page.locator("#schedule-message")).to_contain_text('Schedule "Monthly chats for BI"')
+    row = page.locator("#schedule-rows tr").filter(has_text="Monthly chats for BI")
+    expect(row).to_contain_text("Every month, on the 1st at 06:00 (UTC)")
+    expect(row).to_contain_text("Not yet")
+    page.screenshot(path=SHOTS / "13-schedule-saved.png", full_page=True)
+    schedule_id = row.get_attribute("data-schedule-id")
+    made = httpx.get(
+        f"{e2e_stack.api_url}/api/wp-crm/reports/{ORG}/schedules/{schedule_id}",
+        headers={"Authorization": f"Bearer {token(ORG, 'admin', 'page-admin')}"},
+    ).json()
+    assert made["filters"]["created"] == {"from": "-1 month start", "to": "-1 month end"}
+    assert made["format"] == "xlsx"
+
+    row.get_by_role("button", name="Pause").click()
+    expect(row).to_have_attribute("data-paused", "true")
+    expect(row).to_contain_text("Paused")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=SHOTS / "14-schedule-paused-phone.png", full_page=True)
+    page.on("dialog", lambda dialog: dialog.accept())
+    row.get_by_role("button", name="Delete").click()
+    expect(page.locator("#schedule-rows tr").filter(has_text="Monthly chats for BI")).to_have_count(
+        0
+    )

@@ -14,6 +14,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from playwright.sync_api import Page, expect
 
 from devstack import Stack
 from reports_pipeline.job_table import JobTable, Requester, make_engine
@@ -27,12 +28,13 @@ from reports_pipeline.schedules import (
     relative_day,
     schedules,
 )
-from tests.conftest import auth, token
+from tests.conftest import SHOTS, auth, token
+from tests.test_dagster_ui import open_ui
 from tests.test_e2e import wait_for
 from tests.test_webhooks import Receiver, documented_verify
 
 BASE = "/api/wp-crm/reports/org_001/schedules"
-ORG = "org_004"
+ORG = "org_002"  # the end-to-end tests export no other org_002 tickets
 LAST_MONTH = {"created": {"from": "-1 month start", "to": "-1 month end"}}
 
 
@@ -204,11 +206,13 @@ def test_only_owners_and_admins_schedule(api: TestClient) -> None:
 # ---------------------------------------------------------------- the real daemon
 
 
-def test_a_schedule_fires_through_the_daemon_once_per_due_time(e2e_stack: Stack) -> None:
+@pytest.mark.browser
+def test_a_schedule_fires_through_the_daemon_once_per_due_time(
+    e2e_stack: Stack, page: Page
+) -> None:
     """Time is driven by moving the schedule's due time into the past. The due time chosen
     reads March 2026 in Berlin (`-9 month` from 1 December), which holds the spring DST
-    change; a restart of Dagster then meets the same due time again. (org_004: no other
-    end-to-end test exports its tickets, so the rate limit does not skip this firing.)"""
+    change; a restart of Dagster then meets the same due time again."""
     base = f"{e2e_stack.api_url}{BASE.replace('org_001', ORG)}"
     body = {
         "name": "March tickets",
@@ -244,6 +248,12 @@ def test_a_schedule_fires_through_the_daemon_once_per_due_time(e2e_stack: Stack)
     rows = list(csv.DictReader(io.StringIO(httpx.get(link["url"]).content.decode("utf-8-sig"))))
     created = sorted(row["Created At"] for row in rows)
     assert created and created[0] >= "2026-03-01" and created[-1] < "2026-04-01"
+    # What a data engineer sees: the firing's run, tagged with the schedule like any export.
+    open_ui(page, e2e_stack, f"/runs?q%5B0%5D=tag%3Areports%2Fschedule%3D{schedule['id']}")
+    expect(page.get_by_text(f"reports/schedule={schedule['id']}").first).to_be_visible(
+        timeout=30_000
+    )
+    page.screenshot(path=SHOTS / "dagster-4-schedule-firings.png", full_page=True)
     headers, delivered = endpoint.received.get(timeout=60)
     endpoint.close()
     assert documented_verify()(hook["secret"], headers["X-Reports-Signature"], delivered)

@@ -477,6 +477,7 @@ async function start() {
     await loadReports();
   } catch (_) { return; } // 401 and 403 have already decided the view
   show("app");
+  document.dispatchEvent(new Event("reports:signed-in")); // schedules.js lists its rows
   if (!state.openapi) {
     const [openapi, options] = await Promise.all([
       fetch("/openapi.json").then((r) => r.json()), api(`${base()}/options`)]);
