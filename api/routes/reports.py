@@ -53,20 +53,27 @@ from reports_pipeline.storage import StoreUnavailable
 
 BASE = "/api/wp-crm/reports/{organisationId}"
 
+
+def error_responses(missing: str) -> dict[int | str, dict[str, Any]]:
+    """The errors every route under the organisation's base answers, for the OpenAPI."""
+    return {
+        401: {"model": UnauthorizedPublic, "description": "Not authenticated / Invalid token"},
+        403: {"model": ErrorPublic, "description": "Only Admin or Owner can access reports"},
+        404: {"model": ErrorPublic, "description": missing},
+        413: {"model": ErrorPublic, "description": "Request body is too large (over 64 KiB)"},
+        422: {"model": ValidationErrorPublic, "description": "Invalid request: field errors"},
+    }
+
+
 log = logging.getLogger(__name__)
 router = APIRouter(
     prefix=BASE,
     tags=["Reports"],
-    responses={
-        401: {"model": UnauthorizedPublic, "description": "Not authenticated / Invalid token"},
-        403: {"model": ErrorPublic, "description": "Only Admin or Owner can access reports"},
-        404: {"model": ErrorPublic, "description": "Report not found"},
-        413: {"model": ErrorPublic, "description": "Request body is too large (over 64 KiB)"},
-        422: {"model": ValidationErrorPublic, "description": "Invalid request: field errors"},
-    },
+    responses=error_responses("Report not found"),
 )
 
 OrganisationId = Annotated[str, Path(alias="organisationId", max_length=64)]
+
 ReportId = Annotated[str, Path(alias="reportId", max_length=64)]
 
 

@@ -10,13 +10,10 @@ from fastapi.exceptions import RequestValidationError
 
 from api import errors
 from api.auth import ReportsAdmin
-from api.routes.reports import BASE, OrganisationId
+from api.routes.reports import BASE, OrganisationId, error_responses
 from api.schemas import (
-    ErrorPublic,
     ScheduleListPublic,
     SchedulePublic,
-    UnauthorizedPublic,
-    ValidationErrorPublic,
 )
 from reports_pipeline.job_table import Requester
 from reports_pipeline.schedules import ScheduleCreate, ScheduleRow, Schedules
@@ -24,12 +21,7 @@ from reports_pipeline.schedules import ScheduleCreate, ScheduleRow, Schedules
 router = APIRouter(
     prefix=f"{BASE}/schedules",
     tags=["Schedules"],
-    responses={
-        401: {"model": UnauthorizedPublic, "description": "Not authenticated / Invalid token"},
-        403: {"model": ErrorPublic, "description": "Only Admin or Owner can access reports"},
-        404: {"model": ErrorPublic, "description": "Schedule not found"},
-        422: {"model": ValidationErrorPublic, "description": "Invalid request: field errors"},
-    },
+    responses=error_responses("Schedule not found"),
 )
 ScheduleId = Annotated[str, Path(alias="scheduleId", max_length=64)]
 

@@ -10,13 +10,10 @@ from fastapi.exceptions import RequestValidationError
 
 from api import errors
 from api.auth import ReportsAdmin
-from api.routes.reports import BASE, OrganisationId
+from api.routes.reports import BASE, OrganisationId, error_responses
 from api.schemas import (
     DeliveryListPublic,
     DeliveryPublic,
-    ErrorPublic,
-    UnauthorizedPublic,
-    ValidationErrorPublic,
     WebhookCreated,
     WebhookListPublic,
     WebhookPublic,
@@ -27,12 +24,7 @@ from reports_pipeline.webhooks import UnsafeEndpoint, WebhookCreate, Webhooks
 router = APIRouter(
     prefix=f"{BASE}/webhooks",
     tags=["Webhooks"],
-    responses={
-        401: {"model": UnauthorizedPublic, "description": "Not authenticated / Invalid token"},
-        403: {"model": ErrorPublic, "description": "Only Admin or Owner can access reports"},
-        404: {"model": ErrorPublic, "description": "Webhook not found"},
-        422: {"model": ValidationErrorPublic, "description": "Invalid request: field errors"},
-    },
+    responses=error_responses("Webhook not found"),
 )
 WebhookId = Annotated[str, Path(alias="webhookId", max_length=64)]
 
