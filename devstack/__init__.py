@@ -28,6 +28,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 BACKGROUND_NICENESS = 10
+# Exports are background work: Dagster, and every run it spawns (runs inherit the niceness
+# of their code server), yield the CPU to the API on a shared machine.
+BACKGROUND = ["nice", "-n", str(BACKGROUND_NICENESS)]
 API_WORKERS = 2  # one per core: the API stays responsive while exports run
 
 
@@ -165,13 +168,10 @@ class Stack:
         shutil.copy(self.dagster_config, self.dagster_home / "dagster.yaml")
         _create_dagster_storage(self.dagster_home, self.env())
         workspace = str(REPO / "workspace.yaml")
-        # Exports are background work: Dagster, and every run it spawns (runs inherit the
-        # niceness of their code server), yield the CPU to the API on a shared machine.
-        background = ["nice", "-n", str(BACKGROUND_NICENESS)]
         self._start(
             "dagster-webserver",
             [
-                *background,
+                *BACKGROUND,
                 str(BIN / "dagster-webserver"),
                 "-w",
                 workspace,
@@ -181,10 +181,16 @@ class Stack:
                 str(self.ports.dagster),
             ],
         )
-        self._start(
-            "dagster-daemon", [*background, str(BIN / "dagster-daemon"), "run", "-w", workspace]
-        )
+        self.start_daemon()
         wait_http(f"{self.dagster_url}/server_info", "Dagster webserver", self, timeout_s=90)
+
+    def start_daemon(self) -> None:
+        """The daemon alone (queued runs, sensors); the webserver may keep running."""
+        workspace = str(REPO / "workspace.yaml")
+        self._start(
+            "dagster-daemon",
+            [*BACKGROUND, str(BIN / "dagster-daemon"), "run", "-w", workspace],
+        )
 
     def stop_dagster(self) -> None:
         self.stop_process("dagster-daemon")

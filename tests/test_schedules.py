@@ -212,7 +212,7 @@ def test_a_schedule_fires_through_the_daemon_once_per_due_time(
 ) -> None:
     """Time is driven by moving the schedule's due time into the past. The due time chosen
     reads March 2026 in Berlin (`-9 month` from 1 December), which holds the spring DST
-    change; a restart of Dagster then meets the same due time again."""
+    change; a restart of the daemon then meets the same due time again."""
     base = f"{e2e_stack.api_url}{BASE.replace('org_001', ORG)}"
     body = {
         "name": "March tickets",
@@ -259,8 +259,8 @@ def test_a_schedule_fires_through_the_daemon_once_per_due_time(
     assert documented_verify()(hook["secret"], headers["X-Reports-Signature"], delivered)
     assert json.loads(delivered)["report"]["id"] == report_id
 
-    e2e_stack.stop_dagster()
-    e2e_stack.start_dagster()
+    e2e_stack.stop_process("dagster-daemon")
+    e2e_stack.start_daemon()
     with engine.begin() as conn:  # as if the move past this due time had been lost
         conn.execute(set_due.values(next_due_at=due))
     deadline = time.monotonic() + 120

@@ -19,7 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 from fastapi.testclient import TestClient
 
-from devstack import Stack
+from devstack import Ports, Stack
 from reports_pipeline.resources import ReplicaResource
 from reports_pipeline.storage import DOWNLOAD_TTL, ReportStore, make_s3_client
 from tests.conftest import Exporter, auth
@@ -221,3 +221,19 @@ def test_a_stalled_store_gets_a_quick_answer_naming_it(api: TestClient, s3_serve
         "Failed to generate download URL",
     )
     assert waited < 10, f"{waited:.1f}s for two answers with a 2 s store timeout"
+
+
+def test_a_file_and_its_link_survive_a_restart_of_the_store(tmp_path: Path) -> None:
+    """As `make up` restarts: the same home, port and key; the object is a file on disk."""
+    stack = Stack(home=tmp_path, replica=tmp_path, ports=Ports.free())
+    try:
+        stack.start_s3()
+        store = ReportStore(stack.s3_client(), stack.bucket)
+        stored = store.upload_stream("reports/org_001/r7/chat-report.csv", [b"id\r\n1\r\n"])
+        link = store.presign_download(stored.key, "chat-report.csv").url
+        stack.stop_process("s3")
+        stack.start_s3()
+        assert ReportStore(stack.s3_client(), stack.bucket).mismatch(stored) is None
+        assert status_of(link) == 200
+    finally:
+        stack.stop()
