@@ -281,4 +281,20 @@ def test_a_schedule_fires_through_the_daemon_once_per_due_time(
     assert [r["id"] for r in mine] == [report_id]
     shown = httpx.get(f"{base}/{schedule['id']}", headers=auth(ORG)).json()
     assert shown["last_firing"]["report_id"] == report_id
+
+    # A second schedule of the same export fires minutes after the first one completed:
+    # the rate limit refuses it, and the daemon records the firing as skipped.
+    again = httpx.post(base, json={**body, "name": "Same again"}, headers=auth(ORG)).json()
+    with engine.begin() as conn:
+        conn.execute(
+            schedules.update().where(schedules.c.id == again["id"]).values(next_due_at=due)
+        )
+    deadline = time.monotonic() + 120
+    while (
+        last := httpx.get(f"{base}/{again['id']}", headers=auth(ORG)).json()["last_firing"]
+    ) is None:
+        assert time.monotonic() < deadline, "the daemon did not fire the second schedule"
+        time.sleep(1)
+    assert (last["outcome"], last["report_id"]) == ("skipped", None)
+    assert last["detail"].startswith("rate limit: CompletedRecently")
     engine.dispose()
