@@ -22,7 +22,13 @@ from reports_pipeline.request import parse_request
 from tests.conftest import ORG, TEST_SPEC
 
 CASES = 12
-BASE_TABLE = {"chat": "chats", "contact": "contacts", "ticket": "tickets", "call_log": "call_logs"}
+BASE_TABLE = {
+    "chat": "chats",
+    "contact": "contacts",
+    "ticket": "tickets",
+    "call_log": "call_logs",
+    "goal": "bot_sessions",
+}
 TZS = ["UTC", "Asia/Kolkata", "America/New_York", "Pacific/Kiritimati"]
 SEARCHES = ["a", "an", "ex", "+9", "refund", "=", "@", "o'", "ñ"]
 

@@ -21,7 +21,9 @@ import polars as pl
 
 from reports_pipeline.columns import Column, fixed, headed
 from reports_pipeline.filters import DateRange, On, Predicates, ReportFilters, SetFilter, options
-from reports_pipeline.replica import ReplicaReader, Slice
+from reports_pipeline.pushdown import pushed
+from reports_pipeline.replica import EVERY_ROW, Prefilter, ReplicaReader, Slice
+from reports_pipeline.reports import base
 from reports_pipeline.reports.base import Export, ReportType, lookup, rows_for, select_columns
 
 LATEST_SESSIONS = """
@@ -93,13 +95,14 @@ class _Matcher:
         )
         # (started_at, session_id) of each chat's latest session, kept by DuckDB.
         reader.materialize("latest_sessions", ["bot_sessions"], LATEST_SESSIONS)
+        self.keep = _with_an_event(filters, tz) if base.PUSHDOWN else EVERY_ROW
 
     def slices(self, size: int) -> Iterator[Slice]:
-        yield from self.reader.slices("latest_sessions", "ts", "key", size)
+        yield from self.reader.slices("latest_sessions", "ts", "key", size, self.keep)
 
     def match(self, part: Slice) -> _Matched:
         reader = self.reader
-        keys = reader.slice_rows("latest_sessions", "ts", "key", part)["key"]
+        keys = reader.slice_rows("latest_sessions", "ts", "key", part, self.keep)["key"]
         sessions = rows_for(reader, "bot_sessions", "session_id", keys)
         chats = rows_for(
             reader,
@@ -177,6 +180,21 @@ class _Matcher:
             .with_columns(pl.col("total_events").fill_null(0))
             .sort("started_at", "session_id")
         )
+
+
+def _with_an_event(filters: GoalFilters, tz: str) -> Prefilter:
+    """The latest sessions with a goal event inside `event_date` and among `goal_ids`, as
+    the replica query's semi-join: the same sessions the Polars filter keeps for them (it
+    still decides, with `channels` and `trackers`)."""
+    on_events = GoalFilters(event_date=filters.event_date, goal_ids=filters.goal_ids)
+    push = pushed(on_events, tz, ("goal_events", "session_id"), {"recorded_at", "goal_id"})
+    if push.keep.sql == EVERY_ROW.sql:
+        return EVERY_ROW
+    exists = (
+        "EXISTS (SELECT 1 FROM goal_events "  # noqa: S608 - our text, values bound
+        f"WHERE goal_events.session_id = latest_sessions.key AND {push.keep.sql})"
+    )
+    return Prefilter(exists, push.keep.params, ("goal_events",))
 
 
 def discover_shape(matcher: _Matcher, slice_rows: int) -> Shape:
