@@ -18,13 +18,15 @@ up: $(STAMP)
 test: $(STAMP) test-tools
 	$(BIN)/python -m pytest
 
-# Debian's Chromium for the page tests (Playwright drives it; no browser download) and
-# 7-Zip, the standard tool the tests open protected (AES) ZIP files with.
+# Debian's Chromium for the page tests (Playwright drives it; no browser download),
+# 7-Zip, the standard tool the tests open protected (AES) ZIP files with, and axe-core
+# (package.json), the accessibility checker the page tests run inside the page.
 test-tools:
 	@command -v chromium >/dev/null 2>&1 && command -v 7zz >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium 7zip >/dev/null; \
 	  else echo "the tests need Chromium and 7-Zip: sudo apt-get install chromium 7zip"; fi; }
+	@[ -f node_modules/axe-core/axe.min.js ] || npm ci --silent --no-audit --no-fund
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

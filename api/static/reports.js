@@ -96,18 +96,6 @@ function optionList(source, fallback) {
   return (fallback || []).map((v) => ({ id: v, name: v }));
 }
 
-function labelled(name, title, control) {
-  const box = document.createElement("div");
-  box.className = "filter";
-  box.dataset.filter = name;
-  const label = document.createElement("label");
-  label.textContent = title;
-  label.htmlFor = `f-${name}`;
-  control.id = control.id || `f-${name}`;
-  box.append(label, control);
-  return box;
-}
-
 function el(tag, attrs = {}, children = []) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
@@ -119,145 +107,6 @@ function el(tag, attrs = {}, children = []) {
 
 function selectOf(items, attrs = {}) {
   return el("select", attrs, items.map(([value, text]) => el("option", { value, text })));
-}
-
-const widgets = {
-  flag(name, title) {
-    const select = selectOf([["", "Any"], ["true", "Yes"], ["false", "No"]]);
-    const box = labelled(name, title, select);
-    box.read = () => (select.value === "" ? undefined : select.value === "true");
-    return box;
-  },
-  text(name, title) {
-    const input = el("input", { type: "search", maxlength: "200" });
-    const box = labelled(name, title, input);
-    box.read = () => input.value.trim() || undefined;
-    return box;
-  },
-  set(name, title, spec) {
-    const ref = schemaOf(spec.$ref);
-    const itemSchema = ref.properties.values.anyOf[0].items;
-    const numeric = itemSchema.type === "integer";
-    const values = selectOf(optionList(spec["x-options"], itemSchema.enum)
-      .map((o) => [String(o.id), o.name]), { multiple: "", id: `f-${name}` });
-    const mode = selectOf([["values", "is any of"], ["exclude_values", "is none of"],
-      ["empty", "is empty"], ["present", "is not empty"]], { "aria-label": `${title} match` });
-    const every = el("input", { type: "checkbox", id: `f-${name}-every` });
-    const inline = el("div", { class: "inline" }, [mode]);
-    if (ref.properties.require_every_value) {
-      inline.append(every, el("label", { for: every.id, text: "has every selected value" }));
-    }
-    const box = labelled(name, title, values);
-    box.insertBefore(inline, values);
-    mode.addEventListener("change", () => { values.disabled = ["empty", "present"].includes(mode.value); });
-    box.read = () => {
-      if (mode.value === "empty") return { exists: false };
-      if (mode.value === "present") return { exists: true };
-      const picked = [...values.selectedOptions].map((o) => (numeric ? Number(o.value) : o.value));
-      if (!picked.length) return undefined;
-      const out = { [mode.value]: picked };
-      if (every.checked && mode.value === "values") out.require_every_value = true;
-      return out;
-    };
-    return box;
-  },
-  dateRange(name, title) {
-    const from = el("input", { type: "date", "aria-label": `${title} from` });
-    const to = el("input", { type: "date", "aria-label": `${title} to` });
-    const inline = el("div", { class: "inline" }, [from, el("span", { text: "to" }), to]);
-    const box = labelled(name, title, inline);
-    box.querySelector("label").htmlFor = from.id = `f-${name}`;
-    box.read = () => {
-      const out = {};
-      if (from.value) out.from = from.value;
-      if (to.value) out.to = to.value;
-      return Object.keys(out).length ? out : undefined;
-    };
-    return box;
-  },
-  numberRange(name, title) {
-    const min = el("input", { type: "number", min: "0", "aria-label": `${title} minimum` });
-    const max = el("input", { type: "number", min: "0", "aria-label": `${title} maximum` });
-    const box = labelled(name, title, el("div", { class: "inline" }, [min, el("span", { text: "to" }), max]));
-    box.querySelector("label").htmlFor = min.id = `f-${name}`;
-    box.read = () => {
-      const out = {};
-      if (min.value !== "") out.min = Number(min.value);
-      if (max.value !== "") out.max = Number(max.value);
-      return Object.keys(out).length ? out : undefined;
-    };
-    return box;
-  },
-  predicates(name, title, spec) {
-    const list = el("div");
-    const fields = optionList(spec["x-options"]);
-    const datalist = el("datalist", { id: `f-${name}-fields` },
-      fields.map((f) => el("option", { value: f.id, text: f.name })));
-    const add = el("button", { type: "button", class: "secondary", id: `f-${name}`, text: "Add condition" });
-    add.addEventListener("click", () => {
-      const field = el("input", { list: datalist.id, "aria-label": "Field", placeholder: "field" });
-      const op = selectOf(OPS.map((o) => [o, o]), { "aria-label": "Operator" });
-      const value = el("input", { "aria-label": "Value", placeholder: "value (a, b for in)" });
-      const remove = el("button", { type: "button", class: "secondary", text: "Remove" });
-      const row = el("div", { class: "predicate" }, [field, op, value, remove]);
-      remove.addEventListener("click", () => row.remove());
-      list.append(row);
-      field.focus();
-    });
-    const box = labelled(name, title, add);
-    box.classList.add("wide");
-    box.append(list, datalist);
-    box.read = () => {
-      const rows = [...list.querySelectorAll(".predicate")].map((row) => {
-        const [field, op, value] = row.querySelectorAll("input, select");
-        return { field: field.value.trim(), op: op.value, value: parseValue(op.value, value.value) };
-      }).filter((p) => p.field);
-      return rows.length ? rows : undefined;
-    };
-    return box;
-  },
-};
-
-function parseValue(op, raw) {
-  const one = (v) => (v.trim() !== "" && !Number.isNaN(Number(v)) ? Number(v) : v.trim());
-  if (op === "exists") return raw.trim().toLowerCase() !== "false";
-  if (op === "in" || op === "not_in") return raw.split(",").map(one).filter((v) => v !== "");
-  if (["gt", "gte", "lt", "lte"].includes(op)) return one(raw);
-  return raw;
-}
-
-function widgetFor(name, prop) {
-  const spec = unwrap(prop);
-  const title = cap(name.replace(/_/g, " "));
-  if (spec.type === "boolean") return widgets.flag(name, title);
-  if (spec.type === "string") return widgets.text(name, title);
-  if (spec.type === "array") return widgets.predicates(name, title, spec);
-  const ref = spec.$ref ? spec.$ref.split("/").pop() : "";
-  if (ref === "DateRange") return widgets.dateRange(name, title);
-  if (ref === "NumberRange") return widgets.numberRange(name, title);
-  if (ref.includes("SetFilter")) return widgets.set(name, title, spec);
-  return null;
-}
-
-function renderFilters() {
-  const type = selectedType();
-  const create = state.openapi.components.schemas[type.schema];
-  const filters = schemaOf(create.properties.filters.$ref);
-  const panel = $("filters");
-  panel.replaceChildren();
-  for (const [name, prop] of Object.entries(filters.properties)) {
-    const widget = widgetFor(name, prop);
-    if (widget) panel.append(widget);
-  }
-}
-
-function readFilters() {
-  const out = {};
-  for (const box of $("filters").children) {
-    const value = box.read && box.read();
-    if (value !== undefined) out[box.dataset.filter] = value;
-  }
-  return out;
 }
 
 function selectedType() {
@@ -305,12 +154,12 @@ async function requestExport(event) {
     upsert(report);
     message.className = "notice info";
     message.textContent = "Export requested. It appears below as Pending.";
+    state.requested = report.id;
     $("file-password").value = "";  // not kept on the page once sent
     startPolling();
   } catch (error) {
     if (error.status === 409) {
-      message.textContent = `${error.message} (existing report ${error.body.existing_report_id}` +
-        (error.body.code === "report_completed_recently" ? `; try again in ${retryAfter(error)} s)` : ")");
+      pointAt(error.body.existing_report_id, message, error);
     } else if (error.status === 422) {
       message.textContent = fieldErrors(error.body.detail);
     } else if (error.status !== 401 && error.status !== 403) {
@@ -321,7 +170,27 @@ async function requestExport(event) {
   }
 }
 
-function retryAfter(error) { return error.body.retry_after || "a few"; }
+// The 409 answer: the export that stands in the way, highlighted in the list, and for a
+// recent one a countdown to when a new request can pass.
+function pointAt(existingId, message, error) {
+  const row = document.querySelector(`[data-report-id="${existingId}"]`);
+  for (const old of document.querySelectorAll("tr.highlight")) old.classList.remove("highlight");
+  if (row) { row.classList.add("highlight"); row.scrollIntoView({ block: "center" }); }
+  const where = row ? "It is highlighted in the list below." : "";
+  clearInterval(state.countdown);
+  if (error.body.code !== "report_completed_recently") {
+    message.textContent = `${error.message} ${where}`;
+    return;
+  }
+  let left = Number(error.body.retry_after) || 60;
+  const tick = () => {
+    message.textContent = left > 0 ? `${error.message} ${where} You can request it again in ${left} s.`
+      : "You can request this export again now.";
+    if (left-- <= 0) clearInterval(state.countdown);
+  };
+  tick();
+  state.countdown = setInterval(tick, 1000);
+}
 
 function fieldErrors(detail) {
   if (!Array.isArray(detail)) return String(detail);
@@ -386,6 +255,11 @@ function size(bytes) {
 function renderRows() {
   const body = $("report-rows");
   body.replaceChildren(...state.reports.map(row));
+  const asked = state.reports.find((r) => r.id === state.requested);
+  if (asked && !busy(asked)) {  // "Export requested" has said what it had to say
+    $("request-message").textContent = "";
+    state.requested = null;
+  }
   $("list-empty").hidden = state.reports.length > 0;
   $("more").hidden = !state.cursor;
 }
@@ -418,8 +292,14 @@ function row(report) {
   const kind = FORMAT_LABELS[report.format] || report.format;
   const fileCell = el("td", { class: "file-kind", text: report.password_protected ? `${kind}, protected` : kind });
   if (report.password_protected) fileCell.title = "An encrypted ZIP: it opens with the password given at request";
+  const what = el("td", {}, [el("span", { text: label }),
+    el("span", { class: "summary", text: `${describeFilters(report.filters)} · ${report.timezone}` })]);
+  if (report.status === "completed" && report.started_at) {
+    const seconds = Math.max(0, Math.round((new Date(report.completed_at) - new Date(report.started_at)) / 1000));
+    status.append(el("div", { class: "hint", text: `in ${seconds < 90 ? `${seconds} s` : `${Math.round(seconds / 60)} min`} · ${new Date(report.completed_at).toLocaleTimeString()}` }));
+  }
   const tr = el("tr", { "data-report-id": report.id, "data-status": report.status }, [
-    el("td", { text: label }), fileCell, el("td", { text: who }),
+    what, fileCell, el("td", { text: who }),
     el("td", { text: new Date(report.created_at).toLocaleString() }), status,
     typeof rows === "string" ? el("td", { text: rows }) : el("td", {}, [rows]),
     el("td", { text: size(report.file_size_bytes) }), file,
@@ -459,12 +339,15 @@ async function cancel(report, button, note) {
 }
 
 async function download(report, note) {
-  note.textContent = "";
+  note.className = "hint";
+  note.textContent = "Preparing the link…";
   try {
     const link = await api(`${base()}/${report.id}/download`);
     window.open(link.url, "_blank", "noopener");
+    note.textContent = `Download started: ${link.file_name} (link valid until ${new Date(link.expires_at).toLocaleTimeString()})`;
   } catch (error) {
-    if (error.status !== 401 && error.status !== 403) note.textContent = error.message;
+    note.className = "reason";
+    note.textContent = error.status !== 401 && error.status !== 403 ? error.message : "";
   }
 }
 

@@ -1,0 +1,91 @@
+"""The admin page for everyone: axe-core (run inside the page) finds no serious or critical
+violation in its main states at desktop and phone width, and an export can be asked for
+with the keyboard alone."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from devstack import REPO, Stack
+from tests.conftest import SHOTS, token
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+ORG = "org_003"
+AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
+PHONE = {"width": 390, "height": 844}
+
+
+def serious_violations(page: Page) -> list[dict[str, Any]]:
+    if not AXE.exists():
+        raise AssertionError(f"{AXE} is missing: run `make test-tools` (npm ci)")
+    page.add_script_tag(path=str(AXE))
+    found: list[dict[str, Any]] = page.evaluate(
+        """async () => (await axe.run(document, {
+               runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]}))
+             .violations.filter(v => ["serious", "critical"].includes(v.impact))
+             .map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target)}))"""
+    )
+    return found
+
+
+def signed_in(page: Page, stack: Stack, bearer: str) -> None:
+    page.goto("about:blank")  # a new load: only a hash change would not read the token
+    page.goto(f"{stack.api_url}/crm/reports#token={bearer}")
+
+
+def open_all_groups(page: Page) -> None:
+    page.locator("details").evaluate_all("all => all.forEach(d => { d.open = true; })")
+
+
+@pytest.mark.parametrize("viewport", [None, PHONE], ids=["desktop", "phone"])
+def test_the_page_has_no_serious_accessibility_violations(
+    page: Page, e2e_stack: Stack, viewport: dict[str, int] | None
+) -> None:
+    if viewport:
+        page.set_viewport_size(viewport)
+    suffix = "phone" if viewport else "desktop"
+    page.goto(f"{e2e_stack.api_url}/crm/reports")  # no token: the sign-in view
+    expect(page.get_by_label("Access token")).to_be_visible()
+    assert serious_violations(page) == []
+    page.evaluate(
+        "document.body.append(Object.assign(document.createElement('button'), {id: 'x'}))"
+    )
+    assert [v["id"] for v in serious_violations(page)] == ["button-name"]  # the check checks
+    page.evaluate("document.getElementById('x').remove()")
+    signed_in(page, e2e_stack, token(ORG, "admin", "a11y-admin"))
+    for name in ("Chat", "Ticket", "Call Log", "Goal"):
+        page.get_by_role("radio", name=re.compile(rf"^{name}\b")).check()
+        open_all_groups(page)
+        assert serious_violations(page) == [], name
+    page.screenshot(path=SHOTS / f"15-filters-open-{suffix}.png", full_page=True)
+    signed_in(page, e2e_stack, token(ORG, "user", "a11y-user"))
+    expect(page.get_by_role("heading", name="Access Restricted")).to_be_visible()
+    assert serious_violations(page) == []
+
+
+def test_an_export_is_asked_for_with_the_keyboard_alone(page: Page, e2e_stack: Stack) -> None:
+    signed_in(page, e2e_stack, token(ORG, "admin", "keys-admin"))
+    ticket = page.get_by_role("radio", name=re.compile(r"^Ticket\b"))
+    page.get_by_role("radio", name=re.compile(r"^Chat\b")).focus()
+    for _ in range(2):
+        page.keyboard.press("ArrowRight")  # Chat -> Contact -> Ticket
+    expect(ticket).to_be_checked()
+    status = page.locator("details[data-group=status] > summary")
+    status.focus()
+    page.keyboard.press("Enter")  # the group opens
+    search = page.locator("[data-filter=priorities]").get_by_placeholder(re.compile("^Search"))
+    search.focus()
+    page.keyboard.type("high")
+    page.keyboard.press("Tab")  # past the other, hidden values: to High's checkbox
+    page.keyboard.press("Space")
+    expect(page.locator("#active-filters")).to_contain_text("Priority: any of High")
+    page.get_by_label("Remove filter: Priority: any of High").focus()
+    page.keyboard.press("Enter")  # a chip is removed from the keyboard too
+    expect(page.locator("#active-filters")).to_be_empty()
+    page.get_by_role("button", name="Generate Report").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#report-rows tr").first).to_contain_text("Ticket")
