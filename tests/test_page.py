@@ -23,6 +23,16 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 ORG = "org_003"  # an organisation the other end-to-end tests leave alone
 
 
+def shoot(page: Page, state: str) -> None:
+    """A screenshot of this state at desktop width, and one at a 390-px phone's."""
+    page.screenshot(path=SHOTS / f"{state}.png", full_page=True)
+    desktop = page.viewport_size
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=SHOTS / f"{state}-phone.png", full_page=True)
+    if desktop:
+        page.set_viewport_size(desktop)
+
+
 def open_as(page: Page, stack: Stack, bearer: str) -> None:
     page.goto(f"{stack.api_url}/crm/reports#token={bearer}")
 
@@ -38,14 +48,14 @@ def test_admin_generates_a_filtered_ticket_report_and_downloads_it(
     expect(priorities.get_by_role("checkbox", name="Low")).to_be_hidden()
     priorities.get_by_role("checkbox", name="High").check()
     expect(page.locator("#active-filters")).to_contain_text("Priority: any of High")
-    page.screenshot(path=SHOTS / "1-request-form.png", full_page=True)
+    shoot(page, "1-request-form")
     page.get_by_role("button", name="Generate Report").click()
 
     row = page.locator("#report-rows tr").first
     expect(row).to_have_attribute("data-status", "pending", timeout=5_000)
-    page.screenshot(path=SHOTS / "2-pending.png", full_page=True)
+    shoot(page, "2-pending")
     expect(row).to_have_attribute("data-status", "completed", timeout=120_000)
-    page.screenshot(path=SHOTS / "3-completed.png", full_page=True)
+    shoot(page, "3-completed")
 
     # The new tab goes straight to the signed S3 URL, which downloads as an attachment.
     with page.context.expect_event(
@@ -62,14 +72,14 @@ def test_admin_generates_a_filtered_ticket_report_and_downloads_it(
     expect(message).to_contain_text(
         "A report was completed recently. Please wait before requesting another."
     )
-    page.screenshot(path=SHOTS / "4-conflict.png", full_page=True)
+    shoot(page, "4-conflict")
 
 
 def test_a_user_sees_access_restricted(page: Page, e2e_stack: Stack) -> None:
     open_as(page, e2e_stack, token(ORG, "user", "page-user"))
     expect(page.get_by_role("heading", name="Access Restricted")).to_be_visible()
     expect(page.locator("#app")).to_be_hidden()
-    page.screenshot(path=SHOTS / "5-access-restricted.png", full_page=True)
+    shoot(page, "5-access-restricted")
 
 
 def test_an_expired_token_is_sent_back_to_sign_in(page: Page, e2e_stack: Stack) -> None:
@@ -86,7 +96,7 @@ def test_an_expired_token_is_sent_back_to_sign_in(page: Page, e2e_stack: Stack) 
     open_as(page, e2e_stack, expired)
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.locator("#sign-in-message")).to_contain_text("expired")
-    page.screenshot(path=SHOTS / "6-expired-sign-in.png", full_page=True)
+    shoot(page, "6-expired-sign-in")
     page.get_by_label("Access token").fill(token(ORG, "owner", "page-owner"))
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="New export")).to_be_visible()
@@ -104,12 +114,12 @@ def test_an_admin_cancels_an_export_that_has_not_started(page: Page, e2e_stack: 
         row = page.locator("#report-rows tr").first
         expect(row).to_have_attribute("data-status", "pending", timeout=5_000)
         expect(row).to_contain_text("Check the cancel button")
-        page.screenshot(path=SHOTS / "7-pending-with-cancel.png", full_page=True)
+        shoot(page, "7-pending-with-cancel")
         row.get_by_role("button", name=re.compile("^Cancel")).click()
         expect(row).to_have_attribute("data-status", "canceled", timeout=5_000)
         expect(row).to_contain_text("by User page-admin")
         expect(row.get_by_role("button")).to_have_count(0)
-        page.screenshot(path=SHOTS / "8-canceled.png", full_page=True)
+        shoot(page, "8-canceled")
     finally:
         e2e_stack.start_dagster()
 
@@ -140,7 +150,7 @@ def test_a_malformed_token_is_explained_at_sign_in(
     expect(page.locator("#sign-in-message")).to_contain_text(message)
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     assert calls == []  # nothing was sent with it
-    page.screenshot(path=SHOTS / "9-malformed-token.png", full_page=True)
+    shoot(page, "9-malformed-token")
 
 
 def test_refreshing_the_list_keeps_the_pages_loaded_with_more(page: Page, e2e_stack: Stack) -> None:
@@ -180,7 +190,7 @@ def test_the_page_offers_message_exports_with_their_filters(page: Page, e2e_stac
     page.locator("details.group").evaluate_all("groups => groups.forEach(g => { g.open = true; })")
     for name in ("sent", "sender_types", "senders", "text", "high_priority", "labels"):
         expect(page.locator(f"[data-filter={name}]")).to_be_visible()
-    page.screenshot(path=SHOTS / "10-message-filters.png", full_page=True)
+    shoot(page, "10-message-filters")
 
 
 def test_an_admin_asks_for_a_protected_excel_file_with_a_purpose(
@@ -191,7 +201,7 @@ def test_an_admin_asks_for_a_protected_excel_file_with_a_purpose(
     page.get_by_label("File format").select_option("xlsx")
     page.get_by_label("File password").fill("page-password-1")
     page.get_by_label("Purpose").fill("Contacts for the CRM migration")
-    page.screenshot(path=SHOTS / "11-format-password-purpose.png", full_page=True)
+    shoot(page, "11-format-password-purpose")
     page.get_by_role("button", name="Generate Report").click()
     expect(page.get_by_label("File password")).to_have_value("")  # not kept on the page
 
@@ -199,7 +209,7 @@ def test_an_admin_asks_for_a_protected_excel_file_with_a_purpose(
     expect(row).to_have_attribute("data-status", "completed", timeout=120_000)
     expect(row).to_contain_text("Excel, protected")
     expect(row).to_contain_text("Contacts for the CRM migration")
-    page.screenshot(path=SHOTS / "12-protected-excel-completed.png", full_page=True)
+    shoot(page, "12-protected-excel-completed")
     with page.context.expect_event(
         "request", predicate=lambda r: "X-Amz-Signature" in r.url
     ) as signed:
@@ -254,7 +264,7 @@ def test_an_admin_repeats_the_filter_panels_export_on_a_schedule(
     row = page.locator("#schedule-rows tr").filter(has_text="Monthly chats for BI")
     expect(row).to_contain_text("Every month, on the 1st at 06:00 (UTC)")
     expect(row).to_contain_text("Not yet")
-    page.screenshot(path=SHOTS / "13-schedule-saved.png", full_page=True)
+    shoot(page, "13-schedule-saved")
     schedule_id = row.get_attribute("data-schedule-id")
     made = httpx.get(
         f"{e2e_stack.api_url}/api/wp-crm/reports/{ORG}/schedules/{schedule_id}",
