@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -83,21 +84,37 @@ def store(s3_server: Stack) -> ReportStore:
     return ReportStore(client, bucket)
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for this session on the machine's server."""
+@contextlib.contextmanager
+def fresh_database(prefix: str) -> Iterator[sa.engine.URL]:
+    """A new, empty PostgreSQL database on the machine's server, dropped afterwards."""
+    url = sa.engine.make_url(POSTGRES_URL)
     admin = sa.create_engine(
-        sa.engine.make_url(POSTGRES_URL).set(drivername="postgresql+psycopg2"),
-        isolation_level="AUTOCOMMIT",
+        url.set(drivername="postgresql+psycopg2"), isolation_level="AUTOCOMMIT"
     )
-    name = f"reports_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(POSTGRES_URL).set(database=name)
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield url.set(database=name)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """The session's database for in-process tests (each test empties it first)."""
+    with fresh_database("reports_test") as url:
+        yield url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def e2e_database() -> Iterator[str]:
+    """The whole stack's own database: its daemon's sensors act on every report in it, so
+    no in-process test may share it."""
+    with fresh_database("reports_e2e") as url:
+        yield url.render_as_string(hide_password=False)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -188,7 +205,7 @@ def e2e_replica(tmp_path_factory: pytest.TempPathFactory, replica: Path) -> Path
 
 @pytest.fixture(scope="session")
 def e2e_stack(
-    tmp_path_factory: pytest.TempPathFactory, e2e_replica: Path, postgres_database: str
+    tmp_path_factory: pytest.TempPathFactory, e2e_replica: Path, e2e_database: str
 ) -> Iterator[Stack]:
     """The whole stack as `make up` starts it, on free ports, job table on PostgreSQL."""
     home = tmp_path_factory.mktemp("stack")
@@ -196,7 +213,7 @@ def e2e_stack(
         home=home,
         replica=e2e_replica,
         ports=Ports.free(),
-        database_url=postgres_database,
+        database_url=e2e_database,
         extra_env={"REPORTS_ENV": "test", "REPORTS_JWT_SECRET": SECRET},
     )
     try:

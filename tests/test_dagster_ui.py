@@ -126,11 +126,9 @@ def test_the_replica_checks_run_and_show_on_each_table(page: Page, e2e_stack: St
     page.screenshot(path=SHOTS / "dagster-2-replica-checks.png", full_page=True)
 
 
-def test_a_failed_run_says_why_in_the_ui(
-    page: Page, e2e_stack: Stack, postgres_database: str
-) -> None:
+def test_a_failed_run_says_why_in_the_ui(page: Page, e2e_stack: Stack) -> None:
     # A report whose stored request the run cannot read, launched as the API launches.
-    engine = make_engine(postgres_database)
+    engine = make_engine(str(e2e_stack.database_url))
     report = Lifecycle(engine).request(
         ORG, parse_request({"type": "ticket"}), Requester("ana", name="Ana Admin")
     )

@@ -4,40 +4,20 @@ and an export completed through the daemon on it."""
 
 from __future__ import annotations
 
-import contextlib
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 import yaml
 from dagster import DagsterInstance, RunsFilter
 
 from devstack import REPO, Ports, Stack
 from reports_pipeline.export import TAG_REPORT_ID
-from tests.conftest import POSTGRES_URL, SECRET, auth
+from tests.conftest import SECRET, auth, fresh_database
 from tests.test_e2e import wait_for
 
 PRODUCTION = REPO / "deploy" / "dagster.production.yaml"
-
-
-@contextlib.contextmanager
-def fresh_database(prefix: str) -> Iterator[sa.engine.URL]:
-    url = sa.engine.make_url(POSTGRES_URL)
-    admin = sa.create_engine(
-        url.set(drivername="postgresql+psycopg2"), isolation_level="AUTOCOMMIT"
-    )
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture

@@ -10,9 +10,6 @@ import os
 import signal
 import subprocess
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,28 +18,11 @@ from alembic.script import ScriptDirectory
 
 from devstack import BIN, REPO, free_port
 from reports_pipeline.job_table import MIGRATIONS
-from tests.conftest import POSTGRES_URL, SECRET
+from tests.conftest import SECRET, fresh_database
 
 WORKERS = 4
 STARTS = 10
 HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()
-
-
-@contextmanager
-def fresh_postgres_database() -> Iterator[str]:
-    admin = sa.create_engine(
-        sa.engine.make_url(POSTGRES_URL).set(drivername="postgresql+psycopg2"),
-        isolation_level="AUTOCOMMIT",
-    )
-    name = f"reports_startup_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def start_api(database_url: str, log: Path) -> subprocess.Popen[bytes]:
@@ -88,7 +68,8 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 @pytest.mark.e2e
 def test_ten_fresh_starts_with_four_workers_migrate_once(tmp_path: Path) -> None:
     for attempt in range(STARTS):
-        with fresh_postgres_database() as url:
+        with fresh_database("reports_startup") as fresh:
+            url = fresh.render_as_string(hide_password=False)
             log = tmp_path / f"api-{attempt}.log"
             process = start_api(url, log)
             try:
