@@ -5,18 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Path, Response, status
 from fastapi.exceptions import RequestValidationError
 
 from api import errors
 from api.auth import ReportsAdmin
+from api.deps import SchedulesDep
 from api.routes.reports import BASE, OrganisationId, error_responses
 from api.schemas import (
     ScheduleListPublic,
     SchedulePublic,
 )
 from reports_pipeline.job_table import Requester
-from reports_pipeline.schedules import ScheduleCreate, ScheduleRow, Schedules
+from reports_pipeline.schedules import ScheduleCreate, ScheduleRow
 
 router = APIRouter(
     prefix=f"{BASE}/schedules",
@@ -24,10 +25,6 @@ router = APIRouter(
     responses=error_responses("Schedule not found"),
 )
 ScheduleId = Annotated[str, Path(alias="scheduleId", max_length=64)]
-
-
-def _schedules(request: Request) -> Schedules:
-    return request.app.state.schedules  # type: ignore[no-any-return]
 
 
 def _found(row: ScheduleRow | None) -> SchedulePublic:
@@ -46,11 +43,14 @@ def _found(row: ScheduleRow | None) -> SchedulePublic:
     "`-1 month end`, `-7 day start`, `0 week start` (units day, week, month, quarter, year).",
 )
 def create_schedule(
-    principal: ReportsAdmin, organisation_id: OrganisationId, body: ScheduleCreate, request: Request
+    principal: ReportsAdmin,
+    organisation_id: OrganisationId,
+    body: ScheduleCreate,
+    schedules: SchedulesDep,
 ) -> SchedulePublic:
     by = Requester(principal.sub, principal.email, principal.name)
     try:
-        made = _schedules(request).create(organisation_id, body, by, None)
+        made = schedules.create(organisation_id, body, by, None)
     except ValueError as invalid:  # the request it would make is not a valid request
         raise RequestValidationError(
             [{"type": "value_error", "loc": ("body", "filters"), "msg": str(invalid)[:1000]}]
@@ -60,9 +60,9 @@ def create_schedule(
 
 @router.get("", response_model=ScheduleListPublic, summary="List the recurring exports")
 def list_schedules(
-    principal: ReportsAdmin, organisation_id: OrganisationId, request: Request
+    principal: ReportsAdmin, organisation_id: OrganisationId, schedules: SchedulesDep
 ) -> ScheduleListPublic:
-    rows = _schedules(request).of(organisation_id)
+    rows = schedules.of(organisation_id)
     return ScheduleListPublic(items=[SchedulePublic.of(row) for row in rows])
 
 
@@ -71,9 +71,9 @@ def get_schedule(
     principal: ReportsAdmin,
     organisation_id: OrganisationId,
     schedule_id: ScheduleId,
-    request: Request,
+    schedules: SchedulesDep,
 ) -> SchedulePublic:
-    return _found(_schedules(request).get(organisation_id, schedule_id))
+    return _found(schedules.get(organisation_id, schedule_id))
 
 
 @router.post("/{scheduleId}/pause", response_model=SchedulePublic, summary="Pause a schedule")
@@ -81,9 +81,9 @@ def pause_schedule(
     principal: ReportsAdmin,
     organisation_id: OrganisationId,
     schedule_id: ScheduleId,
-    request: Request,
+    schedules: SchedulesDep,
 ) -> SchedulePublic:
-    return _found(_schedules(request).set_paused(organisation_id, schedule_id, True))
+    return _found(schedules.set_paused(organisation_id, schedule_id, True))
 
 
 @router.post(
@@ -95,9 +95,9 @@ def resume_schedule(
     principal: ReportsAdmin,
     organisation_id: OrganisationId,
     schedule_id: ScheduleId,
-    request: Request,
+    schedules: SchedulesDep,
 ) -> SchedulePublic:
-    return _found(_schedules(request).set_paused(organisation_id, schedule_id, False))
+    return _found(schedules.set_paused(organisation_id, schedule_id, False))
 
 
 @router.delete(
@@ -109,8 +109,8 @@ def delete_schedule(
     principal: ReportsAdmin,
     organisation_id: OrganisationId,
     schedule_id: ScheduleId,
-    request: Request,
+    schedules: SchedulesDep,
 ) -> Response:
-    if not _schedules(request).delete(organisation_id, schedule_id):
+    if not schedules.delete(organisation_id, schedule_id):
         raise errors.ScheduleNotFound()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

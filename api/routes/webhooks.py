@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Path, Response, status
 from fastapi.exceptions import RequestValidationError
 
 from api import errors
 from api.auth import ReportsAdmin
+from api.deps import WebhooksDep
 from api.routes.reports import BASE, OrganisationId, error_responses
 from api.schemas import (
     DeliveryListPublic,
@@ -19,7 +20,7 @@ from api.schemas import (
     WebhookPublic,
 )
 from reports_pipeline.job_table import Requester
-from reports_pipeline.webhooks import UnsafeEndpoint, WebhookCreate, Webhooks
+from reports_pipeline.webhooks import UnsafeEndpoint, WebhookCreate
 
 router = APIRouter(
     prefix=f"{BASE}/webhooks",
@@ -27,10 +28,6 @@ router = APIRouter(
     responses=error_responses("Webhook not found"),
 )
 WebhookId = Annotated[str, Path(alias="webhookId", max_length=64)]
-
-
-def _webhooks(request: Request) -> Webhooks:
-    return request.app.state.webhooks  # type: ignore[no-any-return]
 
 
 @router.post(
@@ -42,11 +39,14 @@ def _webhooks(request: Request) -> Webhooks:
     "HTTPS and resolve only to public addresses (checked again at each delivery).",
 )
 def register_webhook(
-    principal: ReportsAdmin, organisation_id: OrganisationId, body: WebhookCreate, request: Request
+    principal: ReportsAdmin,
+    organisation_id: OrganisationId,
+    body: WebhookCreate,
+    webhooks: WebhooksDep,
 ) -> WebhookCreated:
     by = Requester(principal.sub, principal.email, principal.name)
     try:
-        row, secret = _webhooks(request).register(organisation_id, body, by)
+        row, secret = webhooks.register(organisation_id, body, by)
     except UnsafeEndpoint as refused:
         raise RequestValidationError(
             [{"type": "value_error", "loc": ("body", "url"), "msg": str(refused)}]
@@ -56,9 +56,9 @@ def register_webhook(
 
 @router.get("", response_model=WebhookListPublic, summary="List the endpoints")
 def list_webhooks(
-    principal: ReportsAdmin, organisation_id: OrganisationId, request: Request
+    principal: ReportsAdmin, organisation_id: OrganisationId, webhooks: WebhooksDep
 ) -> WebhookListPublic:
-    rows = _webhooks(request).of(organisation_id)
+    rows = webhooks.of(organisation_id)
     return WebhookListPublic(items=[WebhookPublic.of(row) for row in rows])
 
 
@@ -71,9 +71,9 @@ def delete_webhook(
     principal: ReportsAdmin,
     organisation_id: OrganisationId,
     webhook_id: WebhookId,
-    request: Request,
+    webhooks: WebhooksDep,
 ) -> Response:
-    if not _webhooks(request).delete(organisation_id, webhook_id):
+    if not webhooks.delete(organisation_id, webhook_id):
         raise errors.WebhookNotFound()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -87,9 +87,9 @@ def list_deliveries(
     principal: ReportsAdmin,
     organisation_id: OrganisationId,
     webhook_id: WebhookId,
-    request: Request,
+    webhooks: WebhooksDep,
 ) -> DeliveryListPublic:
-    book = _webhooks(request)
+    book = webhooks
     if book.get(organisation_id, webhook_id) is None:
         raise errors.WebhookNotFound()
     return DeliveryListPublic(items=[DeliveryPublic.of(d) for d in book.deliveries_of(webhook_id)])
