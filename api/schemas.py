@@ -11,14 +11,24 @@ from reports_pipeline.audit import ActorKind, AuditEvent, AuditRow
 from reports_pipeline.job_table import ReportRow, Status
 from reports_pipeline.reports import REPORT_TYPES
 from reports_pipeline.request import ReportRequest as ReportCreate
-from reports_pipeline.request import ReportTypeName
+from reports_pipeline.request import ReportTypeName, Selection, SelectionBase
 from reports_pipeline.schedules import ScheduleRow
 from reports_pipeline.webhooks import DeliveryRow, WebhookRow
 
-__all__ = ["ReportCreate", "ReportTypeName"]
+__all__ = ["ReportCreate", "ReportTypeName", "Selection"]
 
 REQUEST_EXAMPLES = {
     name: {"summary": REPORT_TYPES[name].label, "value": REPORT_TYPES[name].example}
+    for name in REPORT_TYPES
+}
+# A count takes the request's rows only: its type, timezone and filters.
+COUNT_EXAMPLES = {
+    name: {
+        "summary": REPORT_TYPES[name].label,
+        "value": {
+            k: v for k, v in REPORT_TYPES[name].example.items() if k in SelectionBase.model_fields
+        },
+    }
     for name in REPORT_TYPES
 }
 
@@ -132,6 +142,18 @@ class AuditListPublic(BaseModel):
 class ReportListPublic(BaseModel):
     items: list[ReportPublic]
     next_cursor: str | None
+
+
+class RowCountPublic(BaseModel):
+    """How many rows an export of this selection would hold, counted in the replica now."""
+
+    type: ReportTypeName
+    rows: int | None = Field(
+        description="When `exact`, the rows the export would hold; otherwise at most this "
+        "many (some filters are decided only while the export runs). Null where the type "
+        "cannot be counted before it runs (`message`)."
+    )
+    exact: bool
 
 
 class DownloadPublic(BaseModel):

@@ -287,8 +287,9 @@ def _write(
     content_type = content_type_of(request.format, protected_file=target.password is not None)
     with replica.open(organisation_id) as reader:
         export = _build_export(request, reader, replica.slice_rows)
-        if export.rows_expected is not None:
-            rows.expect(export.rows_expected)
+        expected = export.matching.expected() if export.matching else None
+        if expected is not None:
+            rows.expect(expected)
         with (
             prefetched(export.batches) as batches,
             contextlib.closing(target.chunks(export.columns, _pieces(batches, rows))) as chunks,

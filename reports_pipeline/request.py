@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zoneinfo
 from functools import cache
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, Union
 
 from pydantic import (
     AfterValidator,
@@ -71,16 +71,13 @@ FilePassword = Annotated[
 ]
 
 
-class RequestBase(StrictModel):
-    """What every request has; each report type narrows `type` and `filters`."""
+class SelectionBase(StrictModel):
+    """Which rows: the type, the timezone its dates are read in, and its filters. The body
+    of a count; each report type narrows `type` and `filters`."""
 
     type: str
     timezone: Timezone = "UTC"  # before `filters`: their dates are read in it
     filters: ReportFilters
-    format: FileFormat = "csv"
-    purpose: Purpose | None = None
-    # Not part of the stored document: the API seals it apart (reports_pipeline.protection).
-    password: FilePassword | None = Field(default=None, exclude=True)
 
     @field_validator("filters")
     @classmethod
@@ -88,16 +85,28 @@ class RequestBase(StrictModel):
         filters.check_dates(info.data.get("timezone", "UTC"))
         return filters
 
+
+class RequestBase(SelectionBase):
+    """An export request: the rows, and the file to make of them."""
+
+    format: FileFormat = "csv"
+    purpose: Purpose | None = None
+    # Not part of the stored document: the API seals it apart (reports_pipeline.protection).
+    password: FilePassword | None = Field(default=None, exclude=True)
+
     def document(self) -> dict[str, Any]:
         """The request as the job row stores it (and the run reads it back)."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-def _request_model(name: str) -> type[RequestBase]:
+M = TypeVar("M", bound=SelectionBase)
+
+
+def _typed(name: str, base: type[M], suffix: str) -> type[M]:
     report_type = REPORT_TYPES[name]
-    model: type[RequestBase] = create_model(
-        f"{report_type.filters.__name__.removesuffix('Filters')}ReportCreate",
-        __base__=RequestBase,
+    model: type[M] = create_model(
+        f"{report_type.filters.__name__.removesuffix('Filters')}{suffix}",
+        __base__=base,
         __doc__=report_type.description,
         type=(Literal[name], ...),  # type: ignore[arg-type]
         filters=(report_type.filters, Field(default_factory=report_type.filters)),
@@ -105,14 +114,20 @@ def _request_model(name: str) -> type[RequestBase]:
     return model
 
 
-REQUEST_MODELS = {name: _request_model(name) for name in REPORT_TYPES}
+REQUEST_MODELS = {name: _typed(name, RequestBase, "ReportCreate") for name in REPORT_TYPES}
+SELECTION_MODELS = {name: _typed(name, SelectionBase, "Selection") for name in REPORT_TYPES}
 
 if TYPE_CHECKING:
     ReportRequest = RequestBase
+    Selection = SelectionBase
 else:
     # One model per type, told apart by `type`: each validates its own filters.
     ReportRequest = Annotated[
         Union[tuple(REQUEST_MODELS.values())],  # noqa: UP007
+        Field(discriminator="type"),
+    ]
+    Selection = Annotated[
+        Union[tuple(SELECTION_MODELS.values())],  # noqa: UP007
         Field(discriminator="type"),
     ]
 

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from reports_pipeline.job_table import JobTable
 from reports_pipeline.lifecycle import Lifecycle
+from reports_pipeline.replica import ReplicaReader
 from reports_pipeline.storage import ReportStore, StoredObject
 from tests.conftest import auth
 
@@ -368,3 +369,41 @@ def test_a_file_password_is_never_shown_stored_in_clear_or_logged(
     assert canceled.status_code == 200
     after = job_table_of(api).get("org_001", report_id)
     assert after is not None and after.sealed_password is None  # erased once it is final
+
+
+def count_of(api: TestClient, body: dict, **claims: str) -> httpx.Response:
+    return api.post(f"{BASE}/count", json=body, headers=auth(**claims))
+
+
+def test_a_count_says_how_many_rows_an_export_would_hold(api: TestClient) -> None:
+    settings = api.app.state.settings  # type: ignore[attr-defined]
+    with ReplicaReader(settings.replica, "org_001") as reader:
+        high = reader.query("tickets", "SELECT count(*) AS n FROM tickets WHERE priority = 'high'")
+        chats = reader.count("chats")
+    answer = count_of(api, TICKET)
+    assert answer.status_code == 200
+    assert answer.json() == {"type": "ticket", "rows": high["n"][0], "exact": True}
+    # Labels are decided while the export runs: an upper bound, never above every chat.
+    labelled = count_of(api, {"type": "chat", "filters": {"labels": {"exists": True}}}).json()
+    assert labelled["exact"] is False and 0 < labelled["rows"] <= chats
+    assert count_of(api, {"type": "message"}).json() == {
+        "type": "message",
+        "rows": None,
+        "exact": False,
+    }
+    assert api.get(BASE, headers=auth()).json()["items"] == []  # counting requests nothing
+
+
+def test_a_count_takes_only_the_selection_and_the_admins_own_organisation(
+    api: TestClient,
+) -> None:
+    assert count_of(api, {**TICKET, "format": "csv"}).status_code == 422
+    assert count_of(api, {"type": "ticket", "filters": {"nope": 1}}).status_code == 422
+    assert count_of(api, {"type": "invoice"}).status_code == 422
+    late_first = {
+        "type": "ticket",
+        "filters": {"created": {"from": "2026-02-01", "to": "2026-01-01"}},
+    }
+    assert count_of(api, late_first).status_code == 422
+    assert count_of(api, TICKET, role="user").status_code == 403
+    assert count_of(api, TICKET, org="org_002").status_code == 404

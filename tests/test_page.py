@@ -33,6 +33,11 @@ def shoot(page: Page, state: str) -> None:
         page.set_viewport_size(desktop)
 
 
+def matching_rows(page: Page) -> int:
+    """The live count the filter panel shows, as a number."""
+    return int(re.sub(r"\D", "", page.locator("#match-count").inner_text()))
+
+
 def open_as(page: Page, stack: Stack, bearer: str) -> None:
     page.goto(f"{stack.api_url}/crm/reports#token={bearer}")
 
@@ -42,12 +47,19 @@ def test_admin_generates_a_filtered_ticket_report_and_downloads_it(
 ) -> None:
     open_as(page, e2e_stack, token(ORG, "admin", "page-admin"))
     page.get_by_role("radio", name=re.compile(r"^Ticket\b")).check()
+    count = page.locator("#match-count")
+    expect(count).to_have_attribute("data-state", "exact")
+    every_ticket = matching_rows(page)
     page.locator("details[data-group=status] > summary").click()  # its group opens
     priorities = page.locator("[data-filter=priorities]")
     priorities.get_by_placeholder(re.compile("^Search")).fill("hi")
     expect(priorities.get_by_role("checkbox", name="Low")).to_be_hidden()
     priorities.get_by_role("checkbox", name="High").check()
     expect(page.locator("#active-filters")).to_contain_text("Priority: any of High")
+    expect(count).not_to_have_text(f"{every_ticket:,} matching rows.")  # counted again
+    expect(count).to_have_attribute("data-state", "exact")
+    matching = matching_rows(page)
+    assert 0 < matching < every_ticket
     shoot(page, "1-request-form")
     page.get_by_role("button", name="Generate Report").click()
 
@@ -66,6 +78,7 @@ def test_admin_generates_a_filtered_ticket_report_and_downloads_it(
     rows = list(csv.reader(io.StringIO(content, newline="")))
     assert rows[0][:4] == ["Ticket ID", "Chat ID", "Contact ID", "Contact Name"]
     assert {r[6] for r in rows[1:]} == {"high"}
+    assert len(rows) - 1 == matching  # the page's count was the file's
 
     page.get_by_role("button", name="Generate Report").click()
     message = page.locator("#request-message")
@@ -190,6 +203,9 @@ def test_the_page_offers_message_exports_with_their_filters(page: Page, e2e_stac
     page.locator("details.group").evaluate_all("groups => groups.forEach(g => { g.open = true; })")
     for name in ("sent", "sender_types", "senders", "text", "high_priority", "labels"):
         expect(page.locator(f"[data-filter={name}]")).to_be_visible()
+    expect(page.locator("#match-count")).to_have_text(
+        "The number of rows is known once the export runs."
+    )
     shoot(page, "10-message-filters")
 
 
@@ -283,3 +299,20 @@ def test_an_admin_repeats_the_filter_panels_export_on_a_schedule(
     expect(page.locator("#schedule-rows tr").filter(has_text="Monthly chats for BI")).to_have_count(
         0
     )
+
+
+def test_the_count_is_an_upper_bound_where_filters_wait_for_the_run(
+    page: Page, e2e_stack: Stack
+) -> None:
+    open_as(page, e2e_stack, token(ORG, "admin", "page-admin"))
+    page.get_by_role("radio", name=re.compile(r"^Chat\b")).check()
+    count = page.locator("#match-count")
+    expect(count).to_have_attribute("data-state", "exact")
+    every_chat = matching_rows(page)
+    page.locator("details[data-group=flags] > summary").click()
+    page.locator("[data-filter=has_notes] select").select_option("true")
+    expect(count).to_have_attribute("data-state", "bound")
+    expect(count).to_contain_text("At most")
+    expect(count).to_contain_text("some filters are applied while the export runs")
+    assert 0 < matching_rows(page) <= every_chat
+    shoot(page, "16-count-upper-bound")

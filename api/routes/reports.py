@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, BackgroundTasks, Body, Path, Query, Response, status
 from fastapi.exceptions import RequestValidationError
@@ -20,6 +20,7 @@ from api.deps import (
     StoreDep,
 )
 from api.schemas import (
+    COUNT_EXAMPLES,
     REQUEST_EXAMPLES,
     AuditEventPublic,
     AuditListPublic,
@@ -33,6 +34,8 @@ from api.schemas import (
     ReportListPublic,
     ReportPublic,
     ReportTypeName,
+    RowCountPublic,
+    Selection,
     UnauthorizedPublic,
     ValidationErrorPublic,
 )
@@ -49,6 +52,7 @@ from reports_pipeline.job_table import (
 )
 from reports_pipeline.options import organisation_options
 from reports_pipeline.replica import ReplicaReader
+from reports_pipeline.reports import REPORT_TYPES
 from reports_pipeline.storage import StoreUnavailable
 
 BASE = "/api/wp-crm/reports/{organisationId}"
@@ -191,6 +195,27 @@ def filter_options(
 ) -> dict[str, list[dict[str, Any]]]:
     with ReplicaReader(settings.replica, organisation_id) as reader:
         return organisation_options(reader)
+
+
+@router.post(
+    "/count",
+    response_model=RowCountPublic,
+    summary="Count the rows an export would hold",
+    description="The same `type`, `timezone` and `filters` as a request, counted in the "
+    "replica without starting an export: exact where every active filter can be decided "
+    "there, an upper bound otherwise. Cheap enough to call as filters change.",
+)
+def count_rows(
+    principal: ReportsAdmin,
+    organisation_id: OrganisationId,
+    body: Annotated[Selection, Body(openapi_examples=COUNT_EXAMPLES)],
+    settings: SettingsDep,
+) -> RowCountPublic:
+    with ReplicaReader(settings.replica, organisation_id) as reader:
+        matching = REPORT_TYPES[body.type].matching(reader, body.filters, body.timezone)
+        rows = matching.count() if matching else None
+    exact = bool(matching and matching.exact)
+    return RowCountPublic(type=cast(ReportTypeName, body.type), rows=rows, exact=exact)
 
 
 @router.get(

@@ -1,7 +1,8 @@
 // The filter panel: one widget per filter of the chosen type (from the OpenAPI schema),
 // grouped and collapsed until used, with chips summarising what is active. Each widget's
 // box has read() (the filter's JSON, or undefined), clear() and summary() (chip text).
-// Uses labels.js, and el/selectOf/schemaOf/optionList/state/$ of reports.js.
+// Uses labels.js, countLater of count.js, and el/selectOf/schemaOf/optionList/state/$ of
+// reports.js.
 "use strict";
 
 function filterBox(name, title, control, kind) {
@@ -14,6 +15,7 @@ function filterBox(name, title, control, kind) {
 
 function changed() {
   renderChips();
+  countLater();
   for (const group of $("filters").querySelectorAll("details.group")) {
     const active = [...group.querySelectorAll(".filter")].filter((b) => b.read() !== undefined);
     group.querySelector(".count").textContent = active.length ? `${active.length} active` : "";

@@ -132,6 +132,7 @@ function renderTimezones() {
   const select = $("timezone");
   select.replaceChildren(...[...new Set(zones)].map((z) => el("option", { value: z, text: z })));
   select.value = zones.includes(here) ? here : "UTC";
+  select.addEventListener("change", countLater); // the dates are read in it
 }
 
 // ---------------------------------------------------------------- requests and the list

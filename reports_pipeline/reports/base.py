@@ -13,14 +13,28 @@ from reports_pipeline.pushdown import Related, Searched, pushed
 from reports_pipeline.replica import EVERY_ROW, NO_ROWS, Prefilter, ReplicaReader, Slice
 
 
+@dataclass(frozen=True)
+class Matching:
+    """The rows an export reads, counted in the replica before any of them is read: the
+    export's rows exactly when `exact` (every active filter was decided there), at most
+    that many otherwise (the rest are decided after enrichment)."""
+
+    count: Callable[[], int]
+    exact: bool
+
+    def expected(self) -> int | None:
+        """The export's row count, when the replica can tell it up front."""
+        return self.count() if self.exact else None
+
+
 @dataclass
 class Export:
     """The header and a stream of frames whose columns are exactly `columns`, in order;
-    `rows_expected`, when it could be counted before any row is read, how many rows."""
+    `matching`, where the type can count its rows before reading them, how many."""
 
     columns: list[str]
     batches: Iterator[pl.DataFrame]
-    rows_expected: int | None = None
+    matching: Matching | None = None
 
 
 # Filters decided from the base table's own columns narrow the replica query itself
@@ -30,6 +44,7 @@ PUSHDOWN = True
 
 
 ExportBuilder = Callable[[ReplicaReader, Any, str, int], Export]
+MatchingCounter = Callable[[ReplicaReader, Any, str], Matching | None]
 
 
 @dataclass(frozen=True)
@@ -41,9 +56,20 @@ class ReportType:
     build: ExportBuilder
     reads: frozenset[str]  # the replica tables an export of this type may read
     example: dict[str, Any] = field(default_factory=dict)
+    # Where building the export already reads rows (its header depends on them), the
+    # count of its matching rows, without building it.
+    counts: MatchingCounter | None = None
 
     def parse_filters(self, payload: dict[str, Any] | None) -> ReportFilters:
         return self.filters.model_validate(payload or {})
+
+    def matching(self, reader: ReplicaReader, filters: Any, tz: str) -> Matching | None:
+        """The rows an export of `filters` would read, before it runs (None: this type
+        cannot count them up front). Building a sliced export reads no row: only its
+        `matching` is used here."""
+        if self.counts is not None:
+            return self.counts(reader, filters, tz)
+        return self.build(reader, filters, tz, 1).matching
 
 
 def lookup(
@@ -93,7 +119,7 @@ def sliced_export(
     slice is enriched with its own related rows, filtered, and cut to the columns. Only
     rows `keep` keeps, and that the `filters` on the table's own columns can keep, are
     sliced and enriched at all. When those filters are all there is, the export's row
-    count is counted first."""
+    count is known up front (`matching`)."""
     table, ts, key = order
     exact = False
     if filters is not None and PUSHDOWN:
@@ -114,5 +140,5 @@ def sliced_export(
         if empty:  # no row at all: still one (empty) batch, for the columns' types
             yield batch(NO_ROWS)
 
-    expected = reader.count(table, keep) if exact else None
-    return Export(list(columns), batches(), expected)
+    matching = Matching(lambda: reader.count(table, keep), exact)
+    return Export(list(columns), batches(), matching)

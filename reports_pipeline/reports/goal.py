@@ -24,7 +24,14 @@ from reports_pipeline.filters import DateRange, On, Predicates, ReportFilters, S
 from reports_pipeline.pushdown import pushed
 from reports_pipeline.replica import EVERY_ROW, Prefilter, ReplicaReader, Slice
 from reports_pipeline.reports import base
-from reports_pipeline.reports.base import Export, ReportType, lookup, rows_for, select_columns
+from reports_pipeline.reports.base import (
+    Export,
+    Matching,
+    ReportType,
+    lookup,
+    rows_for,
+    select_columns,
+)
 
 LATEST_SESSIONS = """
 SELECT max(started_at) AS ts, arg_max(session_id, (started_at, session_id)) AS key
@@ -96,6 +103,14 @@ class _Matcher:
         # (started_at, session_id) of each chat's latest session, kept by DuckDB.
         reader.materialize("latest_sessions", ["bot_sessions"], LATEST_SESSIONS)
         self.keep = _with_an_event(filters, tz) if base.PUSHDOWN else EVERY_ROW
+
+    def matching(self) -> Matching:
+        """The latest sessions the replica query keeps: exactly the export's rows unless
+        `channels` or `trackers` (decided on the enriched frame) are active."""
+        f = self.filters
+        events_pushed = self.keep is not EVERY_ROW or not (f.event_date or f.goal_ids)
+        exact = events_pushed and not (f.channels or f.trackers)
+        return Matching(lambda: self.reader.count("latest_sessions", self.keep), exact)
 
     def slices(self, size: int) -> Iterator[Slice]:
         yield from self.reader.slices("latest_sessions", "ts", "key", size, self.keep)
@@ -246,7 +261,12 @@ def build(reader: ReplicaReader, filters: GoalFilters, tz: str, slice_rows: int)
         for part in matcher.slices(slice_rows):
             yield select_columns(_wide(matcher.match(part), matcher, shape), columns)
 
-    return Export(list(columns), batches())
+    return Export(list(columns), batches(), matcher.matching())
+
+
+def count(reader: ReplicaReader, filters: GoalFilters, tz: str) -> Matching:
+    """The matching sessions, without the pass that finds the header's shape."""
+    return _Matcher(reader, filters, tz).matching()
 
 
 REPORT = ReportType(
@@ -268,6 +288,7 @@ REPORT = ReportType(
     description="Bot journey goals reached per chat, with the trackers recorded at each goal.",
     filters=GoalFilters,
     build=build,
+    counts=count,
     example={
         "type": "goal",
         "filters": {
