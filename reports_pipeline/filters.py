@@ -244,13 +244,13 @@ class Predicate(StrictModel):
         if self.op == "exists":
             return column.is_not_null() if value else column.is_null()
         if self.op in ("in", "not_in"):
-            hit = column.is_in([_as_text(v) for v in value]).fill_null(False)  # type: ignore[union-attr]
+            hit = column.is_in([as_text(v) for v in value]).fill_null(False)  # type: ignore[union-attr]
             return hit if self.op == "in" else ~hit
         if self.op == "contains":
-            needle = _as_text(value).lower()
+            needle = as_text(value).lower()
             return column.str.to_lowercase().str.contains(needle, literal=True).fill_null(False)
         if self.op in ("eq", "neq"):
-            hit = (column == _as_text(value)).fill_null(False)
+            hit = (column == as_text(value)).fill_null(False)
             return hit if self.op == "eq" else ~hit
         # Numbers compare as numbers; text (ISO dates included) compares as text.
         lhs = column.cast(pl.Float64, strict=False) if isinstance(value, int | float) else column
@@ -258,7 +258,7 @@ class Predicate(StrictModel):
         return compare[self.op](value).fill_null(False)
 
 
-def _as_text(value: Any) -> str:
+def as_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():

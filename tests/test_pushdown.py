@@ -57,6 +57,39 @@ def _set_value(rng: random.Random, item: Any, candidates: list[Any], multi: bool
     return value
 
 
+# Where each predicate source's values are: (table, name column), the value is `value`.
+VALUES = {
+    "custom_fields": ("contact_field_values", "field_key"),
+    "trackers": ("tracker_values", "tracker_name"),
+}
+PREDICATE_OPS = ["eq", "neq", "contains", "in", "not_in", "exists", "gt", "gte", "lt", "lte"]
+
+
+def random_predicates(rng: random.Random, source: str, reader: ReplicaReader) -> list[dict]:
+    """One to three predicates on named values, mostly with values the data holds (so that
+    equality hits), sometimes on a name the organisation does not use."""
+    table, name_column = VALUES[source]
+    frame = reader.query(table, f"SELECT {name_column} AS name, value FROM {table}")
+    out = []
+    for _ in range(rng.randint(1, 3)):
+        row = frame.row(rng.randrange(frame.height), named=True)
+        field = row["name"] if rng.random() < 0.9 else "no_such_field"
+        op = rng.choice(PREDICATE_OPS)
+        seen = row["value"] if row["value"] is not None else "x"
+        if op == "exists":
+            value: Any = rng.random() < 0.6
+        elif op in ("in", "not_in"):
+            value = [seen, rng.choice(["a", "1", "true"])]
+        elif op in ("gt", "gte", "lt", "lte"):
+            value = rng.choice([seen, rng.randint(0, 12000), "M"])
+        elif op == "contains":
+            value = seen[: rng.randint(1, max(1, len(seen)))].upper() if seen else "a"
+        else:
+            value = seen
+        out.append({"field": field, "op": op, "value": value})
+    return out
+
+
 def random_filters(rng: random.Random, name: str, reader: ReplicaReader) -> dict[str, Any]:
     model, table = REPORT_TYPES[name].filters, BASE_TABLE[name]
     options = organisation_options(reader)
@@ -66,7 +99,10 @@ def random_filters(rng: random.Random, name: str, reader: ReplicaReader) -> dict
         if rng.random() > 0.4:
             continue
         kind = _inner(info.annotation)
-        if kind is bool:
+        source = (info.json_schema_extra or {}).get("x-options")  # type: ignore[union-attr]
+        if source in VALUES:  # a list of predicates on named values
+            payload[field] = random_predicates(rng, str(source), reader)
+        elif kind is bool:
             payload[field] = rng.random() < 0.5
         elif kind is str:
             payload[field] = rng.choice(SEARCHES)
@@ -79,7 +115,6 @@ def random_filters(rng: random.Random, name: str, reader: ReplicaReader) -> dict
             )
         elif isinstance(kind, type) and issubclass(kind, SetFilter):
             item = _inner(kind.model_fields["values"].annotation).__args__[0]
-            source = (info.json_schema_extra or {}).get("x-options")  # type: ignore[union-attr]
             column = next((m.columns[0] for m in info.metadata if hasattr(m, "columns")), None)
             if source:
                 candidates = [o["id"] for o in options.get(str(source), [])]
@@ -192,3 +227,69 @@ def test_a_pushed_chat_search_keeps_every_chat_polars_keeps(
         monkeypatch.setattr(base, "PUSHDOWN", False)
         assert pushed == exported(reader, "chat", body)[0]
     assert expected is None  # a search is decided on the enriched frame: counted at the end
+
+
+def test_every_value_narrows_to_the_chats_with_each_of_them(
+    replica: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with ReplicaReader(replica, ORG) as reader:
+        frame = reader.query(
+            "chat_labels",
+            "SELECT label_id, count(*) AS n FROM chat_labels GROUP BY 1 ORDER BY 2 DESC LIMIT 2",
+        )
+        wanted = frame["label_id"].to_list()
+        some = {"type": "chat", "filters": {"labels": {"values": wanted}}}
+        each = {
+            "type": "chat",
+            "filters": {"labels": {"values": wanted, "require_every_value": True}},
+        }
+        data, rows, _ = exported(reader, "chat", each)
+        monkeypatch.setattr(base, "PUSHDOWN", False)
+        assert exported(reader, "chat", each)[0] == data
+        monkeypatch.setattr(base, "PUSHDOWN", True)
+        at_most = matching(reader, each)
+        assert at_most is not None and not at_most.exact
+        assert 0 < rows == at_most.count() < matching(reader, some).count()  # type: ignore[union-attr]
+
+
+PREDICATE_FIELD = {"chat": "contact_custom_fields", "contact": "custom_fields", "goal": "trackers"}
+
+
+@pytest.mark.parametrize("name", list(PREDICATE_FIELD))
+def test_predicates_on_named_values_narrow_and_change_no_file(
+    replica: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every operator, on values the data holds: the same file with and without the
+    semi-joins, never fewer rows counted than written, and equality narrows the count."""
+    source = "trackers" if name == "goal" else "custom_fields"
+    table, name_column = VALUES[source]
+    with ReplicaReader(replica, ORG) as reader:
+        field, seen = reader.query(
+            table,
+            f"SELECT {name_column}, mode(value) FROM {table} GROUP BY 1 ORDER BY count(*) DESC",
+        ).row(0)
+        values = {
+            "eq": seen,
+            "neq": seen,
+            "in": [seen, "x"],
+            "not_in": [seen],
+            "exists": True,
+            "contains": seen[:2].upper(),
+            "gt": "M",
+            "gte": seen,
+            "lt": "M",
+            "lte": "5",
+        }
+        full = matching(reader, {"type": name})
+        assert full is not None
+        for op, value in values.items():
+            predicate = {"field": field, "op": op, "value": value}
+            body = {"type": name, "filters": {PREDICATE_FIELD[name]: [predicate]}}
+            monkeypatch.setattr(base, "PUSHDOWN", True)
+            data, rows, _ = exported(reader, name, body)
+            ahead = matching(reader, body)
+            monkeypatch.setattr(base, "PUSHDOWN", False)
+            assert exported(reader, name, body)[0] == data, predicate
+            assert ahead is not None and ahead.count() >= rows, predicate
+            if op == "eq":
+                assert 0 < rows <= ahead.count() < full.count(), predicate

@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 
 from reports_pipeline.filters import ReportFilters
-from reports_pipeline.pushdown import Related, Searched, pushed
+from reports_pipeline.pushdown import Narrowing, pushed
 from reports_pipeline.replica import EVERY_ROW, NO_ROWS, Prefilter, ReplicaReader, Slice
 
 
@@ -113,7 +113,7 @@ def sliced_export(
     *,
     filters: ReportFilters | None = None,
     tz: str = "UTC",
-    related: Mapping[str, Related | Searched] | None = None,
+    related: Mapping[str, Narrowing] | None = None,
 ) -> Export:
     """The export of a table read slice by slice in `order` (table, timestamp, id): each
     slice is enriched with its own related rows, filtered, and cut to the columns. Only

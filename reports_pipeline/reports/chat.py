@@ -24,7 +24,7 @@ from reports_pipeline.filters import (
     TextSetFilter,
     options,
 )
-from reports_pipeline.pushdown import Related, Searched
+from reports_pipeline.pushdown import Narrowing, Related, Searched, Valued
 from reports_pipeline.replica import EVERY_ROW, Prefilter, ReplicaReader
 from reports_pipeline.reports import custom_fields
 from reports_pipeline.reports.base import Export, ReportType, sliced_export
@@ -66,7 +66,7 @@ class ChatFilters(ReportFilters):
 
 
 # Filters on a chat's related rows the replica query can narrow by (semi-joins).
-RELATED: dict[str, Related | Searched] = {
+RELATED: dict[str, Narrowing] = {
     "assignees": Related("chat_assignees", "chat_id", "member_id"),
     "teams": Related("chat_teams", "chat_id", "team_id"),
     "labels": Related("chat_labels", "chat_id", "label_id"),
@@ -82,6 +82,13 @@ RELATED: dict[str, Related | Searched] = {
                WHERE cc.chat_id = chats.chat_id
                  AND (contains(lower(p.name), {needle}) OR contains(lower(p.phone), {needle})
                       OR contains(lower(p.email), {needle})))""",
+    ),
+    # The values of any contact of the chat (the export reads the primary one's).
+    "contact_custom_fields": Valued(
+        ("chat_contacts", "contact_field_values"),
+        """EXISTS (SELECT 1 FROM chat_contacts cc JOIN (
+               SELECT contact_id, field_key AS name, value FROM contact_field_values
+           ) v USING (contact_id) WHERE cc.chat_id = chats.chat_id AND {condition})""",
     ),
 }
 

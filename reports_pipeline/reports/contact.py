@@ -16,6 +16,7 @@ from reports_pipeline.filters import (
     Text,
     options,
 )
+from reports_pipeline.pushdown import Valued
 from reports_pipeline.replica import ReplicaReader
 from reports_pipeline.reports import custom_fields
 from reports_pipeline.reports.base import Export, ReportType, lookup, sliced_export
@@ -50,6 +51,16 @@ FROM chat_contacts cc JOIN chats c USING (chat_id)
 WHERE cc.contact_id BETWEEN ? AND ? AND cc.contact_id IN (SELECT contact_id FROM wanted)
 GROUP BY cc.contact_id
 """
+
+
+RELATED = {
+    "custom_fields": Valued(
+        ("contact_field_values",),
+        """EXISTS (SELECT 1 FROM (
+               SELECT contact_id, field_key AS name, value FROM contact_field_values
+           ) v WHERE v.contact_id = contacts.contact_id AND {condition})""",
+    )
+}
 
 
 def build(reader: ReplicaReader, filters: ContactFilters, tz: str, slice_rows: int) -> Export:
@@ -104,6 +115,7 @@ def build(reader: ReplicaReader, filters: ContactFilters, tz: str, slice_rows: i
         columns,
         filters=filters,
         tz=tz,
+        related=RELATED,
     )
 
 

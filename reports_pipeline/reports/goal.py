@@ -21,7 +21,7 @@ import polars as pl
 
 from reports_pipeline.columns import Column, fixed, headed
 from reports_pipeline.filters import DateRange, On, Predicates, ReportFilters, SetFilter, options
-from reports_pipeline.pushdown import pushed
+from reports_pipeline.pushdown import Valued, pushed
 from reports_pipeline.replica import EVERY_ROW, Prefilter, ReplicaReader, Slice
 from reports_pipeline.reports import base
 from reports_pipeline.reports.base import (
@@ -102,7 +102,7 @@ class _Matcher:
         )
         # (started_at, session_id) of each chat's latest session, kept by DuckDB.
         reader.materialize("latest_sessions", ["bot_sessions"], LATEST_SESSIONS)
-        self.keep = _with_an_event(filters, tz) if base.PUSHDOWN else EVERY_ROW
+        self.keep = _prefilter(filters, tz) if base.PUSHDOWN else EVERY_ROW
 
     def matching(self) -> Matching:
         """The latest sessions the replica query keeps: exactly the export's rows unless
@@ -195,6 +195,25 @@ class _Matcher:
             .with_columns(pl.col("total_events").fill_null(0))
             .sort("started_at", "session_id")
         )
+
+
+# A tracker predicate that needs a value keeps only sessions with such a value of it (any
+# of the session's; Polars decides on the latest).
+TRACKERS = {
+    "trackers": Valued(
+        ("tracker_values",),
+        """EXISTS (SELECT 1 FROM (
+               SELECT session_id, tracker_name AS name, value FROM tracker_values
+           ) v WHERE v.session_id = latest_sessions.key AND {condition})""",
+    )
+}
+
+
+def _prefilter(filters: GoalFilters, tz: str) -> Prefilter:
+    """The latest sessions that can match: the event semi-join, and the trackers'."""
+    on_trackers = GoalFilters(trackers=filters.trackers)
+    trackers = pushed(on_trackers, tz, ("latest_sessions", "key"), (), TRACKERS, prefix="tracker")
+    return _with_an_event(filters, tz) & trackers.keep
 
 
 def _with_an_event(filters: GoalFilters, tz: str) -> Prefilter:
