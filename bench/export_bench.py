@@ -114,9 +114,15 @@ def measure_pipeline(
     return {"rows": done.row_count, "bytes": done.file_size_bytes, "seconds": elapsed}
 
 
-def measure_copy(replica: str, workdir: str, report_type: str = "chat") -> dict[str, float]:
+def measure_copy(
+    replica: str, workdir: str, report_type: str = "chat", filters: str = "{}"
+) -> dict[str, float]:
+    """DuckDB alone writing the export's rows as one query (the engine's ceiling). With
+    `filters` (chat only): over the chats the export's pushed prefilter keeps."""
+    from reports_pipeline.pushdown import pushed
     from reports_pipeline.replica import ReplicaReader
-    from reports_pipeline.reports.chat import CHATS_SQL, PIECES, SLICE_TABLES
+    from reports_pipeline.reports.chat import CHATS_SQL, PIECES, RELATED, SLICE_TABLES
+    from reports_pipeline.request import parse_request
 
     target = Path(workdir) / "copy.csv"
     reader = ReplicaReader(Path(replica), ORG, memory_limit="4GB")
@@ -130,7 +136,14 @@ def measure_copy(replica: str, workdir: str, report_type: str = "chat") -> dict[
         size = target.stat().st_size
         target.unlink()
         return {"rows": rows, "bytes": size, "seconds": elapsed}
-    reader.con.execute("CREATE VIEW c AS SELECT * FROM chats")
+    request = parse_request({"type": "chat", "filters": json.loads(filters)})
+    keep = pushed(request.filters, "UTC", ("chats", "chat_id"), reader.columns("chats"), RELATED)
+    for table in keep.keep.tables:
+        reader._declare(table)  # noqa: SLF001
+    started = time.monotonic()
+    reader.con.execute(  # our own text over bound values
+        f"CREATE TEMP TABLE c AS SELECT * FROM chats WHERE {keep.keep.sql}", keep.keep.params
+    )
     # The export's own pieces as one query: every chat joined to every piece.
     query = (
         "WITH "
@@ -144,10 +157,9 @@ def measure_copy(replica: str, workdir: str, report_type: str = "chat") -> dict[
         .replace("$notes", "5")
         .replace("$note_chars", "100")
     )
-    started = time.monotonic()
     reader.con.execute(COPY_SQL.format(query=query, target=target))  # our own text and path
     elapsed = time.monotonic() - started
-    rows = int(reader.con.execute("SELECT count(*) FROM chats").fetchall()[0][0])
+    rows = int(reader.con.execute("SELECT count(*) FROM c").fetchall()[0][0])
     size = target.stat().st_size
     target.unlink()
     return {"rows": rows, "bytes": size, "seconds": elapsed}
@@ -281,7 +293,9 @@ def selective_cases(end: date) -> list[tuple[str, str, dict[str, object]]]:
     ]
 
 
-def run_selective(size: int, replica: Path, stack: Stack, work: Path, baseline: bool) -> None:
+def run_selective(
+    size: int, replica: Path, stack: Stack, work: Path, baseline: bool, only: list[str]
+) -> None:
     """Each case beside the full export of its type; with `baseline`, also the same case
     with filters decided only after enrichment (the design before pushdown)."""
     import duckdb
@@ -291,6 +305,8 @@ def run_selective(size: int, replica: Path, stack: Stack, work: Path, baseline: 
         end = con.execute(f"SELECT max(created_at)::DATE FROM '{glob}'").fetchall()[0][0]
     full: dict[str, dict[str, float]] = {}
     for name, report_type, filters in selective_cases(end):
+        if only and not any(part in name for part in only):
+            continue
         with tempfile.TemporaryDirectory(dir=work) as workdir:
             where = [str(replica.resolve()), stack.s3_url, workdir, report_type, "csv"]
             if report_type not in full:
@@ -300,7 +316,12 @@ def run_selective(size: int, replica: Path, stack: Stack, work: Path, baseline: 
             clear_bucket(stack)
             before = child("pipeline", [*where, json.dumps(filters), "off"]) if baseline else None
             clear_bucket(stack)
-        print_selective(size, name, pushed, before, full[report_type])
+            copy = (
+                child("copy", [str(replica.resolve()), workdir, "chat", json.dumps(filters)])
+                if report_type == "chat"
+                else None
+            )
+        print_selective(size, name, pushed, before, full[report_type], copy)
 
 
 def print_selective(
@@ -309,16 +330,19 @@ def print_selective(
     pushed: dict[str, float] | None,
     before: dict[str, float] | None,
     full: dict[str, float],
+    copy: dict[str, float] | None,
 ) -> None:
     if not pushed or not full:
-        print(f"| {size:,} | {name} | failed | | | | |", flush=True)
+        print(f"| {size:,} | {name} | failed | | | | | |", flush=True)
         return
     share = pushed["rows"] / max(full["rows"], 1)
     target = max(1.0, 2 * share * full["seconds"])
     was = f"{before['seconds']:.1f}" if before else "—"
+    ceiling = f"{copy['seconds']:.1f}" if copy else "—"
     print(
         f"| {size:,} | {name} | {pushed['rows']:,.0f} ({share:.1%}) | {pushed['seconds']:.1f} "
-        f"| {was} | {full['seconds']:.1f} | {target:.1f} | {pushed['peak_rss_mb']:.0f} |",
+        f"| {was} | {ceiling} | {full['seconds']:.1f} | {target:.1f} "
+        f"| {pushed['peak_rss_mb']:.0f} |",
         flush=True,
     )
 
@@ -353,6 +377,9 @@ def main() -> None:
         default=[1_000_000],
         help="sizes at which --selective also runs each case without pushdown",
     )
+    parser.add_argument(
+        "--cases", nargs="*", default=[], help="with --selective: only cases naming one of these"
+    )
     parser.add_argument("--keep-replicas", action="store_true")
     parser.add_argument(
         "--ceiling-timeout",
@@ -373,9 +400,9 @@ def main() -> None:
     if args.selective:
         print(
             "| chats | case | rows (share) | seconds | seconds without pushdown "
-            "| full export s | target s | peak RSS MB |"
+            "| DuckDB COPY s | full export s | target s | peak RSS MB |"
         )
-        print("|---:|---|---:|---:|---:|---:|---:|---:|")
+        print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     elif args.formats:
         print("| chats | export | format | rows/s | MB/s (file) | peak RSS MB | seconds | MB |")
         print("|---:|---|---|---:|---:|---:|---:|---:|")
@@ -388,7 +415,8 @@ def main() -> None:
             if not (replica / "replica.duckdb").exists():
                 generate(replica, ReplicaSpec(orgs=1, chats_per_org=size, seed=1))
             if args.selective:
-                run_selective(size, replica, stack, args.work, size in args.baseline_sizes)
+                baseline = size in args.baseline_sizes
+                run_selective(size, replica, stack, args.work, baseline, args.cases)
             for file_format in args.formats or []:
                 with tempfile.TemporaryDirectory(dir=args.work) as workdir:
                     where = [str(replica.resolve()), stack.s3_url, workdir, "chat", file_format]
