@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 from fastapi.testclient import TestClient
 
-from api.schemas import REQUEST_EXAMPLES
+from api.schemas import COUNT_EXAMPLES, REQUEST_EXAMPLES
 from devstack import REPO
 from reports_pipeline.formats import FORMATS, FileOptions
 from reports_pipeline.replica import ReplicaReader
@@ -87,6 +87,9 @@ def test_every_documented_request_is_accepted_by_the_api(api: TestClient) -> Non
         assert answer.status_code == 202, (body, answer.text)
         canceled = api.post(f"{base}/{answer.json()['id']}/cancel", headers=auth())
         assert canceled.status_code == 200
+    for name, example in COUNT_EXAMPLES.items():
+        counted = api.post(f"{base}/count", json=example["value"], headers=auth())
+        assert counted.status_code == 200 and counted.json()["type"] == name, counted.text
 
 
 def test_every_filter_and_fixed_column_is_documented(sample: Path) -> None:

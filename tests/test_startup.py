@@ -9,19 +9,22 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 
 from devstack import BIN, REPO, free_port
-from reports_pipeline.job_table import MIGRATIONS
+from reports_pipeline.job_table import MIGRATION_LOCK, MIGRATIONS, make_engine, migrate
 from tests.conftest import SECRET, fresh_database
 
 WORKERS = 4
-STARTS = 10
+STARTS = 3  # the race itself is reproduced step by step below
 HEAD = ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
@@ -66,7 +69,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.mark.e2e
-def test_ten_fresh_starts_with_four_workers_migrate_once(tmp_path: Path) -> None:
+def test_fresh_starts_with_four_workers_migrate_once(tmp_path: Path) -> None:
     for attempt in range(STARTS):
         with fresh_database("reports_startup") as fresh:
             url = fresh.render_as_string(hide_password=False)
@@ -83,3 +86,50 @@ def test_ten_fresh_starts_with_four_workers_migrate_once(tmp_path: Path) -> None
                 versions = conn.execute(sa.text("SELECT version_num FROM alembic_version"))
                 assert [v for (v,) in versions] == [HEAD]
             engine.dispose()
+
+
+def test_a_second_migrator_waits_for_the_first_and_then_finds_nothing_to_do() -> None:
+    """The start-up race, step by step: one process is mid-migration (its DDL not yet
+    committed) when a second one starts migrating. Without the lock, the second would
+    create the same tables and fail with UniqueViolation once the first commits."""
+    with fresh_database("reports_migrate") as fresh:
+        engine = make_engine(fresh.render_as_string(hide_password=False))
+        second: dict[str, object] = {}
+
+        def migrate_too() -> None:
+            try:
+                migrate(engine)
+                second["done"] = True
+            except Exception as error:  # noqa: BLE001 - the assertion below shows it
+                second["error"] = error
+
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with engine.connect() as first, first.begin():
+            first.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK)))
+            config.attributes["connection"] = first
+            command.upgrade(config, "head")  # done, not yet committed
+            waiting = threading.Thread(target=migrate_too)
+            waiting.start()
+            wait_until_another_session_waits(engine)
+            assert second == {}  # it waits for the first to commit
+        waiting.join(timeout=60)
+        assert second == {"done": True}, second
+        with engine.connect() as conn:
+            versions = conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+            assert [v for (v,) in versions] == [HEAD]
+        engine.dispose()
+
+
+def wait_until_another_session_waits(engine: sa.Engine, timeout_s: float = 30) -> None:
+    """Until a session waits for a lock (PostgreSQL says so): with the migration lock, the
+    second migrator waits for it; without, for the first one's uncommitted tables."""
+    query = sa.text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + timeout_s
+    with engine.connect() as conn:
+        while conn.execute(query).scalar_one() == 0:
+            assert time.monotonic() < deadline, "the second migrator never waited"
+            time.sleep(0.05)
