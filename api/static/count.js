@@ -8,14 +8,15 @@ const counting = { timer: null, asked: 0 };
 
 function countLater() {
   clearTimeout(counting.timer);
+  counting.asked++; // an answer to an earlier question no longer holds
+  const out = $("match-count");
+  out.dataset.state = "counting"; // never a count of other filters on show
+  out.textContent = "Counting matching rows…";
   counting.timer = setTimeout(countNow, COUNT_DELAY_MS);
 }
 
 async function countNow() {
-  const asked = ++counting.asked;
-  const out = $("match-count");
-  out.dataset.state = "counting";
-  out.textContent = "Counting matching rows…";
+  const asked = ++counting.asked, out = $("match-count");
   const body = { type: selectedType().name, filters: readFilters(), timezone: $("timezone").value };
   let text, stateName;
   try {
