@@ -28,6 +28,7 @@ async function countNow() {
       : "The number of matching rows is not available right now.";
     stateName = "error";
   }
+  out.dataset.answers = String(Number(out.dataset.answers || 0) + 1); // shown or dropped
   if (asked !== counting.asked) return; // a newer question is on its way
   out.dataset.state = stateName;
   out.textContent = text;
