@@ -77,11 +77,11 @@ RELATED: dict[str, Narrowing] = {
     # Any contact of the chat, not only the primary one: it may keep more, never fewer.
     "search": Searched(
         ("chat_contacts", "contacts"),
-        """contains(lower(chats.name), {needle}) OR EXISTS (
-               SELECT 1 FROM chat_contacts cc JOIN contacts p USING (contact_id)
-               WHERE cc.chat_id = chats.chat_id
-                 AND (contains(lower(p.name), {needle}) OR contains(lower(p.phone), {needle})
-                      OR contains(lower(p.email), {needle})))""",
+        # Uncorrelated: DuckDB searches the contacts once and hash-joins the chats.
+        """contains(lower(chats.name), {needle}) OR chats.chat_id IN (
+               SELECT cc.chat_id FROM chat_contacts cc JOIN contacts p USING (contact_id)
+               WHERE contains(lower(p.name), {needle}) OR contains(lower(p.phone), {needle})
+                     OR contains(lower(p.email), {needle}))""",
     ),
     # The values of any contact of the chat (the export reads the primary one's).
     "contact_custom_fields": Valued(
