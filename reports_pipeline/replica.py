@@ -114,6 +114,8 @@ class ReplicaReader:
                 "temp_directory": str(Path(tempfile.gettempdir()) / "crm-reports-duckdb"),
             }
         )
+        # Each slice queries every related table again: read each file's footer once.
+        self.con.execute("SET parquet_metadata_cache = true")  # needs parquet loaded first
         self.location.attach(self.con)
         self._declared: set[str] = set()
 
