@@ -35,6 +35,10 @@ class Related:
     link: str
     column: str | None = None
 
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return (self.table,)
+
 
 @dataclass(frozen=True)
 class Searched:
@@ -103,17 +107,13 @@ def pushed(
                 sql = _searched_in_base(value, base[0], columns, param)
             elif rel is not None:
                 sql = _narrowed(value, base, rel, param)
-                tables += list(_tables_of(rel)) if sql else []
+                tables += list(rel.tables) if sql else []
         if sql is not None:
             parts.append(sql)
     if not parts:
         return Pushed(EVERY_ROW, exact)
     keep = Prefilter(" AND ".join(f"({p})" for p in parts), param.values, tuple(tables))
     return Pushed(keep, exact)
-
-
-def _tables_of(rel: Narrowing) -> tuple[str, ...]:
-    return (rel.table,) if isinstance(rel, Related) else rel.tables
 
 
 def _narrowed(value: Any, base: tuple[str, str], rel: Narrowing, param: _Params) -> str | None:
