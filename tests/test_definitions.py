@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -61,3 +64,30 @@ def test_the_settings_the_deployment_docs_name_are_read_by_the_code() -> None:
     text = (REPO / "deploy/README.md").read_text() + (REPO / "deploy/helm-values.yaml").read_text()
     named = set(re.findall(r"REPORTS_[A-Z0-9_]+", text))
     assert named and named <= fields, sorted(named - fields)
+
+
+ALLOCATOR_PROBE = """
+import importlib.abc, os, sys
+
+class Probe(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name in ("duckdb", "polars"):
+            conf = (os.environ.get(v) for v in ("DUCKDB_JE_MALLOC_CONF", "_RJEM_MALLOC_CONF"))
+            print(name, *conf)
+        return None
+
+sys.meta_path.insert(0, Probe())
+import reports_pipeline.definitions
+"""
+
+
+def test_the_allocators_are_tuned_before_duckdb_and_polars_load() -> None:
+    """jemalloc reads its settings when the library first allocates: the run worker, which
+    imports the definitions, must have them in its environment by then."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith("MALLOC_CONF")}
+    out = subprocess.run(  # noqa: S603 - our own probe
+        [sys.executable, "-c", ALLOCATOR_PROBE], env=env, capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    first_seen = {line.split()[0]: line.split()[1:] for line in reversed(out) if line}
+    tuned = ["dirty_decay_ms:200,muzzy_decay_ms:0"] * 2
+    assert first_seen == {"duckdb": tuned, "polars": tuned}
