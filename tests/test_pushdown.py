@@ -203,6 +203,32 @@ def test_an_unfiltered_export_is_counted_before_it_is_read(replica: Path) -> Non
         assert unknown is None
 
 
+@pytest.mark.parametrize(
+    ("body", "reads"),
+    [
+        ({"type": "ticket", "filters": {"priorities": {"values": ["high"]}}}, {"tickets"}),
+        ({"type": "call_log"}, {"call_logs"}),
+        ({"type": "chat", "filters": {"labels": {"values": [0]}}}, {"chats", "chat_labels"}),
+        (
+            {
+                "type": "contact",
+                "filters": {"custom_fields": [{"field": "plan", "op": "exists", "value": True}]},
+            },
+            {"contacts", "contact_field_values"},
+        ),
+    ],
+)
+def test_a_count_reads_only_the_base_table_and_its_narrowings(
+    replica: Path, body: dict[str, Any], reads: set[str]
+) -> None:
+    """Counting ahead builds no export: none of the type's lookups (names of statuses,
+    members, custom fields) is read."""
+    with ReplicaReader(replica, ORG) as reader:
+        ahead = matching(reader, body)
+        assert ahead is not None and ahead.count() > 0
+        assert reader.tables_read == reads
+
+
 def test_a_pushed_filter_narrows_what_the_replica_query_reads(replica: Path) -> None:
     filters = parse_request(
         {"type": "ticket", "filters": {"priorities": {"values": ["high"]}}}

@@ -48,6 +48,35 @@ MatchingCounter = Callable[[ReplicaReader, Any, str], Matching | None]
 
 
 @dataclass(frozen=True)
+class BaseTable:
+    """The table a type exports one row per row of, in (`ts`, `key`) order, and the filters
+    on its related rows the replica query narrows it by (`reports_pipeline.pushdown`)."""
+
+    table: str
+    ts: str
+    key: str
+    related: Mapping[str, Narrowing] = field(default_factory=dict)
+
+    def kept(
+        self,
+        reader: ReplicaReader,
+        filters: ReportFilters,
+        tz: str,
+        keep: Prefilter = EVERY_ROW,
+    ) -> tuple[Prefilter, Matching]:
+        """What the replica query keeps of the table for `filters` (and `keep`), and how
+        many rows that is: the export's rows when every active filter is decided there."""
+        exact = False
+        if PUSHDOWN:
+            push = pushed(
+                filters, tz, (self.table, self.key), reader.columns(self.table), self.related
+            )
+            exact = push.exact and keep is EVERY_ROW
+            keep = keep & push.keep
+        return keep, Matching(lambda: reader.count(self.table, keep), exact)
+
+
+@dataclass(frozen=True)
 class ReportType:
     name: str
     label: str
@@ -56,8 +85,9 @@ class ReportType:
     build: ExportBuilder
     reads: frozenset[str]  # the replica tables an export of this type may read
     example: dict[str, Any] = field(default_factory=dict)
-    # Where building the export already reads rows (its header depends on them), the
-    # count of its matching rows, without building it.
+    # A sliced type's base table, which also counts its matching rows up front.
+    base: BaseTable | None = None
+    # Otherwise, where the type can, the count of its matching rows without building it.
     counts: MatchingCounter | None = None
 
     def parse_filters(self, payload: dict[str, Any] | None) -> ReportFilters:
@@ -65,11 +95,10 @@ class ReportType:
 
     def matching(self, reader: ReplicaReader, filters: Any, tz: str) -> Matching | None:
         """The rows an export of `filters` would read, before it runs (None: this type
-        cannot count them up front). Building a sliced export reads no row: only its
-        `matching` is used here."""
-        if self.counts is not None:
-            return self.counts(reader, filters, tz)
-        return self.build(reader, filters, tz, 1).matching
+        cannot count them up front)."""
+        if self.base is not None:
+            return self.base.kept(reader, filters, tz)[1]
+        return self.counts(reader, filters, tz) if self.counts is not None else None
 
 
 def lookup(
@@ -104,28 +133,20 @@ def select_columns(frame: pl.DataFrame, columns: dict[str, pl.Expr]) -> pl.DataF
 
 def sliced_export(
     reader: ReplicaReader,
-    order: tuple[str, str, str],
+    base: BaseTable,
     slice_rows: int,
     enrich: Callable[[pl.DataFrame], pl.DataFrame],
     where: pl.Expr,
     columns: dict[str, pl.Expr],
+    filters: ReportFilters,
+    tz: str,
     keep: Prefilter = EVERY_ROW,
-    *,
-    filters: ReportFilters | None = None,
-    tz: str = "UTC",
-    related: Mapping[str, Narrowing] | None = None,
 ) -> Export:
-    """The export of a table read slice by slice in `order` (table, timestamp, id): each
-    slice is enriched with its own related rows, filtered, and cut to the columns. Only
-    rows `keep` keeps, and that the `filters` on the table's own columns can keep, are
-    sliced and enriched at all. When those filters are all there is, the export's row
-    count is known up front (`matching`)."""
-    table, ts, key = order
-    exact = False
-    if filters is not None and PUSHDOWN:
-        push = pushed(filters, tz, (table, key), reader.columns(table), related)
-        exact = push.exact and keep is EVERY_ROW
-        keep = keep & push.keep
+    """The export of a base table read slice by slice: each slice is enriched with its own
+    related rows, filtered, and cut to the columns. Only rows `keep` keeps, and that the
+    filters the replica query decides can keep, are sliced and enriched at all."""
+    table, ts, key = base.table, base.ts, base.key
+    keep, matching = base.kept(reader, filters, tz, keep)
 
     def batch(part: Slice) -> pl.DataFrame:
         frame = enrich(reader.slice_rows(table, ts, key, part, keep))
@@ -140,5 +161,4 @@ def sliced_export(
         if empty:  # no row at all: still one (empty) batch, for the columns' types
             yield batch(NO_ROWS)
 
-    matching = Matching(lambda: reader.count(table, keep), exact)
     return Export(list(columns), batches(), matching)

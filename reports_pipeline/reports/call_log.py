@@ -17,7 +17,7 @@ from reports_pipeline.filters import (
     options,
 )
 from reports_pipeline.replica import ReplicaReader
-from reports_pipeline.reports.base import Export, ReportType, rows_for, sliced_export
+from reports_pipeline.reports.base import BaseTable, Export, ReportType, rows_for, sliced_export
 
 Direction = Literal["inbound", "outbound"]
 
@@ -76,6 +76,9 @@ COLUMNS: dict[str, pl.Expr] = {
 }
 
 
+BASE = BaseTable("call_logs", "started_at", "call_id")
+
+
 def build(reader: ReplicaReader, filters: CallLogFilters, tz: str, slice_rows: int) -> Export:
     agents = reader.query(
         "team_members", "SELECT member_id AS agent_id, name AS agent FROM team_members"
@@ -103,16 +106,7 @@ def build(reader: ReplicaReader, filters: CallLogFilters, tz: str, slice_rows: i
             )
         )
 
-    return sliced_export(
-        reader,
-        ("call_logs", "started_at", "call_id"),
-        slice_rows,
-        enrich,
-        where,
-        COLUMNS,
-        filters=filters,
-        tz=tz,
-    )
+    return sliced_export(reader, BASE, slice_rows, enrich, where, COLUMNS, filters, tz)
 
 
 REPORT = ReportType(
@@ -122,6 +116,7 @@ REPORT = ReportType(
     description="Inbound and outbound calls with durations, outcome and recording.",
     filters=CallLogFilters,
     build=build,
+    base=BASE,
     example={
         "type": "call_log",
         "filters": {

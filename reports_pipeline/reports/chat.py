@@ -27,7 +27,7 @@ from reports_pipeline.filters import (
 from reports_pipeline.pushdown import Narrowing, Related, Searched, Valued
 from reports_pipeline.replica import EVERY_ROW, Prefilter, ReplicaReader
 from reports_pipeline.reports import custom_fields
-from reports_pipeline.reports.base import Export, ReportType, sliced_export
+from reports_pipeline.reports.base import BaseTable, Export, ReportType, sliced_export
 
 ChannelType = Literal["whatsapp_official", "whatsapp_unofficial", "email", "web_chat"]
 NOTES_IN_SUMMARY = 5
@@ -326,6 +326,9 @@ def _params(sql: str, values: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in values.items() if f"${name}" in sql}
 
 
+BASE = BaseTable("chats", "created_at", "chat_id", RELATED)
+
+
 def build(
     reader: ReplicaReader,
     filters: ChatFilters,
@@ -355,18 +358,7 @@ def build(
         values = custom_fields.values_for(reader, frame["contact_id"], fields)
         return frame.join(values, on="contact_id", how="left")
 
-    return sliced_export(
-        reader,
-        ("chats", "created_at", "chat_id"),
-        slice_rows,
-        enrich,
-        where,
-        columns,
-        keep,
-        filters=filters,
-        tz=tz,
-        related=RELATED,
-    )
+    return sliced_export(reader, BASE, slice_rows, enrich, where, columns, filters, tz, keep)
 
 
 # Every replica table a chat export may read (its lineage in Dagster): the chats, their
@@ -381,6 +373,7 @@ REPORT = ReportType(
     "bot journey and response times.",
     filters=ChatFilters,
     build=build,
+    base=BASE,
     example={
         "type": "chat",
         "filters": {

@@ -19,7 +19,7 @@ from reports_pipeline.filters import (
 from reports_pipeline.pushdown import Valued
 from reports_pipeline.replica import ReplicaReader
 from reports_pipeline.reports import custom_fields
-from reports_pipeline.reports.base import Export, ReportType, lookup, sliced_export
+from reports_pipeline.reports.base import BaseTable, Export, ReportType, lookup, sliced_export
 
 
 class ContactFilters(ReportFilters):
@@ -61,6 +61,9 @@ RELATED = {
            ) v WHERE v.contact_id = contacts.contact_id AND {condition})""",
     )
 }
+
+
+BASE = BaseTable("contacts", "created_at", "contact_id", RELATED)
 
 
 def build(reader: ReplicaReader, filters: ContactFilters, tz: str, slice_rows: int) -> Export:
@@ -106,17 +109,7 @@ def build(reader: ReplicaReader, filters: ContactFilters, tz: str, slice_rows: i
             )
         )
 
-    return sliced_export(
-        reader,
-        ("contacts", "created_at", "contact_id"),
-        slice_rows,
-        enrich,
-        where,
-        columns,
-        filters=filters,
-        tz=tz,
-        related=RELATED,
-    )
+    return sliced_export(reader, BASE, slice_rows, enrich, where, columns, filters, tz)
 
 
 REPORT = ReportType(
@@ -137,6 +130,7 @@ REPORT = ReportType(
     description="Contacts with their channel, template, chats and custom fields.",
     filters=ContactFilters,
     build=build,
+    base=BASE,
     example={
         "type": "contact",
         "filters": {

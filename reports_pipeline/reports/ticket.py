@@ -8,7 +8,14 @@ import polars as pl
 
 from reports_pipeline.filters import DateRange, On, ReportFilters, SetFilter, Text, options
 from reports_pipeline.replica import ReplicaReader
-from reports_pipeline.reports.base import Export, ReportType, lookup, rows_for, sliced_export
+from reports_pipeline.reports.base import (
+    BaseTable,
+    Export,
+    ReportType,
+    lookup,
+    rows_for,
+    sliced_export,
+)
 
 Priority = Literal["low", "medium", "high"]
 
@@ -45,6 +52,9 @@ COLUMNS: dict[str, pl.Expr] = {
     "Created At": pl.col("created_at"),
     "Updated At": pl.col("updated_at"),
 }
+
+
+BASE = BaseTable("tickets", "created_at", "ticket_id")
 
 
 def build(reader: ReplicaReader, filters: TicketFilters, tz: str, slice_rows: int) -> Export:
@@ -90,16 +100,7 @@ def build(reader: ReplicaReader, filters: TicketFilters, tz: str, slice_rows: in
             .join(workflows, on="workflow_id", how="left")
         )
 
-    return sliced_export(
-        reader,
-        ("tickets", "created_at", "ticket_id"),
-        slice_rows,
-        enrich,
-        where,
-        COLUMNS,
-        filters=filters,
-        tz=tz,
-    )
+    return sliced_export(reader, BASE, slice_rows, enrich, where, COLUMNS, filters, tz)
 
 
 REPORT = ReportType(
@@ -111,6 +112,7 @@ REPORT = ReportType(
     description="Tickets raised from chats, as filtered on the Tickets page.",
     filters=TicketFilters,
     build=build,
+    base=BASE,
     example={
         "type": "ticket",
         "filters": {
