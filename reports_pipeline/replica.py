@@ -185,12 +185,14 @@ class ReplicaReader:
         frame = self.query([table, *keep.tables], sql, keep.params)
         return int(frame["n"][0])
 
-    def materialize(self, name: str, tables: Sequence[str], sql: str) -> None:
+    def materialize(
+        self, name: str, tables: Sequence[str], sql: str, params: dict[str, Any] | None = None
+    ) -> None:
         """Keep `sql`'s result as the temporary table `name` for this reader's later queries
         (DuckDB spills it to disk past its memory limit, so it never grows the process)."""
         for table in tables:
             self._declare(table)
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", params or {})
         self._declared.add(name)
 
     def slices(

@@ -33,9 +33,10 @@ from reports_pipeline.reports.base import (
     select_columns,
 )
 
+# (started_at, session_id) of each chat's latest session; `{chats}` names the chats.
 LATEST_SESSIONS = """
 SELECT max(started_at) AS ts, arg_max(session_id, (started_at, session_id)) AS key
-FROM bot_sessions GROUP BY chat_id ORDER BY ts, key
+FROM bot_sessions WHERE {chats} GROUP BY chat_id ORDER BY ts, key
 """
 
 
@@ -100,9 +101,16 @@ class _Matcher:
         self.channels = lookup(
             reader, "channels", "channel_id", "name", as_key="channel_id", as_value="channel"
         )
-        # (started_at, session_id) of each chat's latest session, kept by DuckDB.
-        reader.materialize("latest_sessions", ["bot_sessions"], LATEST_SESSIONS)
-        self.keep = _prefilter(filters, tz) if base.PUSHDOWN else EVERY_ROW
+        events = _event_condition(filters, tz) if base.PUSHDOWN else EVERY_ROW
+        # Kept by DuckDB. Only a chat with such an event can have a latest session with one.
+        chats = "TRUE"
+        if events is not EVERY_ROW:
+            chats = f"chat_id IN (SELECT chat_id FROM goal_events WHERE {events.sql})"  # noqa: S608
+        sessions = LATEST_SESSIONS.format(chats=chats)
+        reader.materialize(
+            "latest_sessions", ["bot_sessions", *events.tables], sessions, events.params
+        )
+        self.keep = _prefilter(filters, tz, events) if base.PUSHDOWN else EVERY_ROW
 
     def matching(self) -> Matching:
         """The latest sessions the replica query keeps: exactly the export's rows unless
@@ -209,26 +217,33 @@ TRACKERS = {
 }
 
 
-def _prefilter(filters: GoalFilters, tz: str) -> Prefilter:
+def _prefilter(filters: GoalFilters, tz: str, events: Prefilter) -> Prefilter:
     """The latest sessions that can match: the event semi-join, and the trackers'."""
     on_trackers = GoalFilters(trackers=filters.trackers)
     trackers = pushed(on_trackers, tz, ("latest_sessions", "key"), (), TRACKERS, prefix="tracker")
-    return _with_an_event(filters, tz) & trackers.keep
+    return _with_an_event(events) & trackers.keep
 
 
-def _with_an_event(filters: GoalFilters, tz: str) -> Prefilter:
-    """The latest sessions with a goal event inside `event_date` and among `goal_ids`, as
-    the replica query's semi-join: the same sessions the Polars filter keeps for them (it
-    still decides, with `channels` and `trackers`)."""
+def _event_condition(filters: GoalFilters, tz: str) -> Prefilter:
+    """The condition on a goal event's own columns that `event_date` and `goal_ids` set:
+    the same events the Polars filter keeps for them."""
     on_events = GoalFilters(event_date=filters.event_date, goal_ids=filters.goal_ids)
     push = pushed(on_events, tz, ("goal_events", "session_id"), {"recorded_at", "goal_id"})
     if push.keep.sql == EVERY_ROW.sql:
         return EVERY_ROW
+    return Prefilter(push.keep.sql, push.keep.params, ("goal_events",))
+
+
+def _with_an_event(events: Prefilter) -> Prefilter:
+    """The latest sessions with an event `events` keeps, as the replica query's semi-join
+    (Polars still decides, with `channels` and `trackers`)."""
+    if events is EVERY_ROW:
+        return EVERY_ROW
     exists = (
         "EXISTS (SELECT 1 FROM goal_events "  # noqa: S608 - our text, values bound
-        f"WHERE goal_events.session_id = latest_sessions.key AND {push.keep.sql})"
+        f"WHERE goal_events.session_id = latest_sessions.key AND {events.sql})"
     )
-    return Prefilter(exists, push.keep.params, ("goal_events",))
+    return Prefilter(exists, events.params, events.tables)
 
 
 def discover_shape(matcher: _Matcher, slice_rows: int) -> Shape:
