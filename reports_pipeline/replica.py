@@ -195,6 +195,19 @@ class ReplicaReader:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}", params or {})
         self._declared.add(name)
 
+    def kept(self, table: str, ts: str, key: str, keep: Prefilter) -> str:
+        """Evaluate `keep` once: the (ts, key) of the table's rows it keeps, as a temporary
+        table whose name is returned. Slicing it instead of the table spares each slice the
+        semi-joins of `keep`, each of which reads its whole related table."""
+        name = f"kept_{table}"
+        self.materialize(
+            name,
+            [table, *keep.tables],
+            f"SELECT {ts} AS ts, {key} AS key FROM {table} WHERE {keep.sql}",  # noqa: S608
+            keep.params,
+        )
+        return name
+
     def slices(
         self, table: str, ts: str, key: str, size: int, keep: Prefilter = EVERY_ROW
     ) -> Iterator[Slice]:
@@ -220,9 +233,19 @@ class ReplicaReader:
             yield Slice(first=(first_ts, first_key), last=(last_ts, last_key))
 
     def slice_rows(
-        self, table: str, ts: str, key: str, part: Slice, keep: Prefilter = EVERY_ROW
+        self,
+        table: str,
+        ts: str,
+        key: str,
+        part: Slice,
+        keep: Prefilter = EVERY_ROW,
+        kept: str | None = None,
     ) -> pl.DataFrame:
-        """The table's rows inside `part` that `keep` keeps, sorted in export order."""
+        """The table's rows inside `part` that `keep` keeps (or that the table `kept` names,
+        from `kept()`), sorted in export order."""
+        if kept is not None:
+            within = "ts BETWEEN $slice_first AND $slice_last"
+            keep = Prefilter(f"{key} IN (SELECT key FROM {kept} WHERE {within})")  # noqa: S608
         rows = self.query(
             [table, *keep.tables],
             f"SELECT * FROM {table} "  # noqa: S608 - our names

@@ -148,16 +148,23 @@ def sliced_export(
     table, ts, key = base.table, base.ts, base.key
     keep, matching = base.kept(reader, filters, tz, keep)
 
-    def batch(part: Slice) -> pl.DataFrame:
-        frame = enrich(reader.slice_rows(table, ts, key, part, keep))
+    def batch(part: Slice, kept: str | None = None) -> pl.DataFrame:
+        frame = enrich(reader.slice_rows(table, ts, key, part, keep, kept))
         return select_columns(frame.filter(where).sort(ts, key), columns)
 
     def batches() -> Iterator[pl.DataFrame]:
+        # Semi-joins read whole related tables: evaluated once, not once per slice.
+        kept = reader.kept(table, ts, key, keep) if keep.tables else None
+        parts = (
+            reader.slices(kept, "ts", "key", slice_rows)
+            if kept
+            else reader.slices(table, ts, key, slice_rows, keep)
+        )
         # One call per slice, so its enriched frame is freed before the batch is yielded.
         empty = True
-        for part in reader.slices(table, ts, key, slice_rows, keep):
+        for part in parts:
             empty = False
-            yield batch(part)
+            yield batch(part, kept)
         if empty:  # no row at all: still one (empty) batch, for the columns' types
             yield batch(NO_ROWS)
 
