@@ -8,7 +8,8 @@ For each size it generates a one-organisation replica, then measures, each in a 
 process so peak RSS is that measurement's own:
 
 - pipeline: the real `export_report` job (execute_in_process) streaming to the S3 server;
-- copy:     DuckDB `COPY (the same rows) TO` a local CSV — the query engine's ceiling;
+- copy:     DuckDB `COPY (the same rows) TO` a local CSV — the query engine's ceiling
+            (for tickets, call logs and contacts their base rows, unenriched; none for goals);
 - upload:   a plain multipart upload of the same number of bytes — the store's ceiling.
 
 It prints rows/s, MB/s, peak RSS and pipeline rate / min(ceilings). With `--formats` it
@@ -33,6 +34,9 @@ from warehouse.generate import ReplicaSpec, generate
 
 BUCKET = "bench"
 ORG = "org_001"
+# The types with a DuckDB COPY beside them (goal's rows are built from several tables'
+# slices; it has none).
+COPIED_TYPES = ("chat", "message", "ticket", "call_log", "contact")
 
 # The engine's ceiling on the same rows: the chat export's own slice query, run once over
 # the whole organisation and written by DuckDB's COPY (no slicing, no Python in the loop).
@@ -53,7 +57,7 @@ MESSAGE_COPY_SQL = """COPY (
            w.position, w.sent_at, w.sender, w.member_id, tm.name AS member, w.text,
            CASE WHEN w.sender <> 'user' AND w.after_user
                 THEN epoch(w.sent_at - w.since)::BIGINT END AS response_s
-    FROM waiting w JOIN chats c USING (chat_id) LEFT JOIN channels ch USING (channel_id)
+    FROM waiting w JOIN c USING (chat_id) LEFT JOIN channels ch USING (channel_id)
     LEFT JOIN chat_contacts cc ON cc.chat_id = w.chat_id AND cc.is_primary
     LEFT JOIN contacts p ON p.contact_id = cc.contact_id
     LEFT JOIN team_members tm ON tm.member_id = w.member_id
@@ -117,52 +121,66 @@ def measure_pipeline(
 def measure_copy(
     replica: str, workdir: str, report_type: str = "chat", filters: str = "{}"
 ) -> dict[str, float]:
-    """DuckDB alone writing the export's rows as one query (the engine's ceiling). With
-    `filters` (chat only): over the chats the export's pushed prefilter keeps."""
-    from reports_pipeline.pushdown import pushed
+    """DuckDB alone writing the export's rows as one query (the engine's ceiling), over the
+    rows the export's own prefilter keeps (`filters`). Chats and messages are enriched as
+    the export enriches them; the other sliced types are written as their base rows are,
+    unenriched: a ceiling their export cannot reach."""
     from reports_pipeline.replica import ReplicaReader
-    from reports_pipeline.reports.chat import CHATS_SQL, PIECES, RELATED, SLICE_TABLES
+    from reports_pipeline.reports import REPORT_TYPES, chat
+    from reports_pipeline.reports.message import MessageFilters, sent_window
     from reports_pipeline.request import parse_request
 
     target = Path(workdir) / "copy.csv"
     reader = ReplicaReader(Path(replica), ORG, memory_limit="4GB")
-    for table in (*SLICE_TABLES, "chats"):
+    for table in (*chat.SLICE_TABLES, "chats"):
         reader._declare(table)  # noqa: SLF001 - the benchmark borrows the reader's views
-    if report_type == "message":
-        started = time.monotonic()
-        reader.con.execute(MESSAGE_COPY_SQL.format(target=target))  # our own text and path
-        elapsed = time.monotonic() - started
-        rows = int(reader.con.execute("SELECT count(*) FROM messages").fetchall()[0][0])
-        size = target.stat().st_size
-        target.unlink()
-        return {"rows": rows, "bytes": size, "seconds": elapsed}
-    request = parse_request({"type": "chat", "filters": json.loads(filters)})
-    keep = pushed(request.filters, "UTC", ("chats", "chat_id"), reader.columns("chats"), RELATED)
-    for table in keep.keep.tables:
+    request = parse_request({"type": report_type, "filters": json.loads(filters)})
+    if isinstance(request.filters, MessageFilters):
+        window = sent_window(request.filters.sent, "UTC")
+        base = chat.BASE
+        keep = base.kept(reader, request.filters.chat_filters(), "UTC", window)[0]
+    else:
+        declared = REPORT_TYPES[report_type].base
+        if declared is None:
+            raise ValueError(f"{report_type} has no base table to copy")
+        base = declared
+        keep = base.kept(reader, request.filters, "UTC")[0]
+    for table in (base.table, *keep.tables):
         reader._declare(table)  # noqa: SLF001
     started = time.monotonic()
     reader.con.execute(  # our own text over bound values
-        f"CREATE TEMP TABLE c AS SELECT * FROM chats WHERE {keep.keep.sql}", keep.keep.params
+        f"CREATE TEMP TABLE c AS SELECT * FROM {base.table} WHERE {keep.sql}", keep.params
     )
-    # The export's own pieces as one query: every chat joined to every piece.
+    if report_type == "message":
+        copy = MESSAGE_COPY_SQL.format(target=target)
+    elif report_type == "chat":
+        copy = COPY_SQL.format(query=_chat_query(), target=target)
+    else:
+        order = f"{base.ts}, {base.key}"
+        copy = f"COPY (SELECT * FROM c ORDER BY {order}) TO '{target}' (HEADER)"
+    ((rows,),) = reader.con.execute(copy).fetchall()  # our own text and path
+    elapsed = time.monotonic() - started
+    size = target.stat().st_size
+    target.unlink()
+    return {"rows": rows, "bytes": size, "seconds": elapsed}
+
+
+def _chat_query() -> str:
+    """The chat export's own pieces as one query: every chat of `c` joined to every piece."""
+    from reports_pipeline.reports.chat import CHATS_SQL, PIECES
+
     query = (
         "WITH "
         + ", ".join(f"p{i} AS ({sql})" for i, sql in enumerate(PIECES))
         + f" SELECT * FROM ({CHATS_SQL}) base "
         + " ".join(f"LEFT JOIN p{i} USING (chat_id)" for i in range(len(PIECES)))
     )
-    query = (
+    return (
         query.replace("$lo", "(SELECT min(chat_id) FROM chats)")
         .replace("$hi", "(SELECT max(chat_id) FROM chats)")
         .replace("$notes", "5")
         .replace("$note_chars", "100")
     )
-    reader.con.execute(COPY_SQL.format(query=query, target=target))  # our own text and path
-    elapsed = time.monotonic() - started
-    rows = int(reader.con.execute("SELECT count(*) FROM c").fetchall()[0][0])
-    size = target.stat().st_size
-    target.unlink()
-    return {"rows": rows, "bytes": size, "seconds": elapsed}
 
 
 def measure_upload(s3_url: str, size: int) -> dict[str, float]:
@@ -317,8 +335,8 @@ def run_selective(
             before = child("pipeline", [*where, json.dumps(filters), "off"]) if baseline else None
             clear_bucket(stack)
             copy = (
-                child("copy", [str(replica.resolve()), workdir, "chat", json.dumps(filters)])
-                if report_type == "chat"
+                child("copy", [str(replica.resolve()), workdir, report_type, json.dumps(filters)])
+                if report_type in COPIED_TYPES
                 else None
             )
         print_selective(size, name, pushed, before, full[report_type], copy)
