@@ -138,13 +138,13 @@ def measure_copy(
     if isinstance(request.filters, MessageFilters):
         window = sent_window(request.filters.sent, "UTC")
         base = chat.BASE
-        keep = base.kept(reader, request.filters.chat_filters(), "UTC", window)[0]
+        keep = base.narrowed(reader, request.filters.chat_filters(), "UTC", window)[0]
     else:
         declared = REPORT_TYPES[report_type].base
         if declared is None:
             raise ValueError(f"{report_type} has no base table to copy")
         base = declared
-        keep = base.kept(reader, request.filters, "UTC")[0]
+        keep = base.narrowed(reader, request.filters, "UTC")[0]
     for table in (base.table, *keep.tables):
         reader._declare(table)  # noqa: SLF001
     started = time.monotonic()

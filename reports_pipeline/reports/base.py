@@ -57,7 +57,7 @@ class BaseTable:
     key: str
     related: Mapping[str, Narrowing] = field(default_factory=dict)
 
-    def kept(
+    def narrowed(
         self,
         reader: ReplicaReader,
         filters: ReportFilters,
@@ -97,7 +97,7 @@ class ReportType:
         """The rows an export of `filters` would read, before it runs (None: this type
         cannot count them up front)."""
         if self.base is not None:
-            return self.base.kept(reader, filters, tz)[1]
+            return self.base.narrowed(reader, filters, tz)[1]
         return self.counts(reader, filters, tz) if self.counts is not None else None
 
 
@@ -146,7 +146,7 @@ def sliced_export(
     related rows, filtered, and cut to the columns. Only rows `keep` keeps, and that the
     filters the replica query decides can keep, are sliced and enriched at all."""
     table, ts, key = base.table, base.ts, base.key
-    keep, matching = base.kept(reader, filters, tz, keep)
+    keep, matching = base.narrowed(reader, filters, tz, keep)
 
     def batch(part: Slice, kept: str | None = None) -> pl.DataFrame:
         frame = enrich(reader.slice_rows(table, ts, key, part, keep, kept))
