@@ -166,6 +166,6 @@ def sliced_export(
             empty = False
             yield batch(part, kept)
         if empty:  # no row at all: still one (empty) batch, for the columns' types
-            yield batch(NO_ROWS)
+            yield batch(NO_ROWS, kept)
 
     return Export(list(columns), batches(), matching)
