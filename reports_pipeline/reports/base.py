@@ -141,10 +141,12 @@ def sliced_export(
     filters: ReportFilters,
     tz: str,
     keep: Prefilter = EVERY_ROW,
+    prepare: Callable[[str], None] | None = None,
 ) -> Export:
     """The export of a base table read slice by slice: each slice is enriched with its own
     related rows, filtered, and cut to the columns. Only rows `keep` keeps, and that the
-    filters the replica query decides can keep, are sliced and enriched at all."""
+    filters the replica query decides can keep, are sliced and enriched at all. `prepare`,
+    if given, is told the table of those rows' (ts, key) before the first slice."""
     table, ts, key = base.table, base.ts, base.key
     keep, matching = base.narrowed(reader, filters, tz, keep)
 
@@ -154,7 +156,9 @@ def sliced_export(
 
     def batches() -> Iterator[pl.DataFrame]:
         # Semi-joins read whole related tables: evaluated once, not once per slice.
-        kept = reader.kept(table, ts, key, keep) if keep.tables else None
+        kept = reader.kept(table, ts, key, keep) if keep.tables or prepare else None
+        if prepare is not None and kept is not None:
+            prepare(kept)
         parts = (
             reader.slices(kept, "ts", "key", slice_rows)
             if kept

@@ -28,6 +28,7 @@ from reports_pipeline.pushdown import Narrowing, Related, Searched, Valued
 from reports_pipeline.replica import EVERY_ROW, Prefilter, ReplicaReader
 from reports_pipeline.reports import custom_fields
 from reports_pipeline.reports.base import BaseTable, Export, ReportType, sliced_export
+from reports_pipeline.reports.primary_contacts import PrimaryContacts
 
 ChannelType = Literal["whatsapp_official", "whatsapp_unofficial", "email", "web_chat"]
 NOTES_IN_SUMMARY = 5
@@ -228,14 +229,24 @@ PIECES_SQL: tuple[str, ...] = (
            round(avg(epoch(sent_at - since)), 1) AS average_response_s
     FROM waiting WHERE sender <> 'user' AND after_user GROUP BY chat_id""",
 )
-PIECES = tuple(
-    sql.format(
-        in_slice=IN_SLICE.format(alias=""),
-        in_slice_a=IN_SLICE.format(alias="a."),
-        in_slice_t=IN_SLICE.format(alias="t."),
+# The first piece when the slice's primary contacts were looked up already (in
+# `primary_contacts`): its links only, the contacts' own columns come from the lookup.
+LINKS_SQL = """
+    SELECT chat_id, any_value(contact_id) FILTER (WHERE is_primary) AS contact_id,
+           true AS has_contacts
+    FROM chat_contacts WHERE chat_id {in_slice} GROUP BY chat_id"""
+PIECES, (LINKS,) = (
+    tuple(
+        sql.format(
+            in_slice=IN_SLICE.format(alias=""),
+            in_slice_a=IN_SLICE.format(alias="a."),
+            in_slice_t=IN_SLICE.format(alias="t."),
+        )
+        for sql in group
     )
-    for sql in PIECES_SQL
+    for group in (PIECES_SQL, (LINKS_SQL,))
 )
+LOOKED_UP = {"name": "contact_name", "phone": "contact_phone", "email": "contact_email"}
 # The columns each piece adds, in PIECES' order: an export that needs none of them (the
 # message export choosing chats by a few filters) skips the piece.
 PIECE_COLUMNS: tuple[frozenset[str], ...] = tuple(
@@ -291,10 +302,13 @@ SLICE_TABLES = (
 
 
 def slice_frame(
-    reader: ReplicaReader, chats: pl.DataFrame, needed: Collection[str] | None = None
+    reader: ReplicaReader,
+    chats: pl.DataFrame,
+    needed: Collection[str] | None = None,
+    looked_up: PrimaryContacts | None = None,
 ) -> pl.DataFrame:
     """The slice's chats with every related column (or those `needed`), one query per
-    piece."""
+    piece; the primary contacts from `looked_up` when it holds them."""
     ids = chats["chat_id"]
     values = {
         "lo": ids.min(),
@@ -303,9 +317,12 @@ def slice_frame(
         "note_chars": NOTE_CHARS,
     }
     frame = reader.query(SLICE_TABLES, CHATS_SQL, c=chats)
-    for sql, columns in zip(PIECES, PIECE_COLUMNS, strict=True):
+    for index, (sql, columns) in enumerate(zip(PIECES, PIECE_COLUMNS, strict=True)):
         if needed is None or not columns.isdisjoint(needed):
-            piece = reader.query(SLICE_TABLES, sql, _params(sql, values), c=chats)
+            if index == 0 and looked_up is not None:
+                piece = _links(reader, chats, values, looked_up)
+            else:
+                piece = reader.query(SLICE_TABLES, sql, _params(sql, values), c=chats)
             frame = frame.join(piece, on="chat_id", how="left")
     present = set(frame.columns)
     frame = frame.with_columns(
@@ -313,6 +330,17 @@ def slice_frame(
     )
     return frame.with_columns(
         expr.alias(name) for name, expr in DERIVED.items() if set(expr.meta.root_names()) <= present
+    )
+
+
+def _links(
+    reader: ReplicaReader, chats: pl.DataFrame, values: dict[str, Any], looked_up: PrimaryContacts
+) -> pl.DataFrame:
+    """The first piece's columns, the contacts' own from the lookup."""
+    links = reader.query(SLICE_TABLES, LINKS, _params(LINKS, values), c=chats)
+    contacts = looked_up.contacts(chats).rename(LOOKED_UP)
+    return links.join(contacts, on=["chat_id", "contact_id"], how="left").select(
+        "chat_id", "contact_id", *LOOKED_UP.values(), "has_contacts"
     )
 
 
@@ -350,15 +378,24 @@ def build(
     with_values = needed is None or any(c.startswith(custom_fields.PREFIX) for c in needed)
     if needed is not None and with_values:
         needed.add("contact_id")  # custom-field values are the primary contact's
+    looks_up = with_values or needed is None or not needed.isdisjoint(LOOKED_UP.values())
+    lookups = PrimaryContacts(reader, [f.key for f in fields], slice_rows)
 
     def enrich(chats: pl.DataFrame) -> pl.DataFrame:
-        frame = slice_frame(reader, chats, needed)
+        looked_up = lookups if looks_up and lookups.covering(chats["chat_id"]) else None
+        frame = slice_frame(reader, chats, needed, looked_up)
         if not with_values:
             return frame
-        values = custom_fields.values_for(reader, frame["contact_id"], fields)
-        return frame.join(values, on="contact_id", how="left")
+        if looked_up is None:
+            values = custom_fields.values_for(reader, frame["contact_id"], fields)
+            return frame.join(values, on="contact_id", how="left")
+        values = custom_fields.widened(looked_up.values(chats), chats["chat_id"], fields)
+        return frame.join(values, on="chat_id", how="left")
 
-    return sliced_export(reader, BASE, slice_rows, enrich, where, columns, filters, tz, keep)
+    prepare = lookups.prepare if looks_up else None
+    return sliced_export(
+        reader, BASE, slice_rows, enrich, where, columns, filters, tz, keep, prepare
+    )
 
 
 # Every replica table a chat export may read (its lineage in Dagster): the chats, their

@@ -57,14 +57,21 @@ def values_for(
     long = rows_for(
         reader, "contact_field_values", "contact_id", contact_ids, "contact_id, field_key, value"
     )
-    wide = pl.DataFrame({"contact_id": contact_ids.unique().drop_nulls()})
+    return widened(long, contact_ids, fields)
+
+
+def widened(long: pl.DataFrame, ids: pl.Series, fields: Sequence[CustomField]) -> pl.DataFrame:
+    """(id, field_key, value) rows as one row per id of `ids` (named as the frame's first
+    column) with a `cf:<key>` column per field (null where unset)."""
+    index = long.columns[0]
+    wide = pl.DataFrame({index: ids.unique().drop_nulls()})
     keys = {f.key for f in fields}
     long = long.filter(pl.col("field_key").is_in(keys))
     if long.height:
         pivoted = long.pivot(
-            on="field_key", index="contact_id", values="value", aggregate_function="first"
+            on="field_key", index=index, values="value", aggregate_function="first"
         )
-        wide = wide.join(pivoted, on="contact_id", how="left")
+        wide = wide.join(pivoted, on=index, how="left")
     missing = [pl.lit(None, pl.String).alias(f.key) for f in fields if f.key not in wide.columns]
     return wide.with_columns(missing).rename({f.key: f.column for f in fields})
 
