@@ -72,12 +72,14 @@ def measure_pipeline(
     file_format: str = "csv",
     filters: str = "{}",
     pushdown: str = "on",
+    lookups: str = "once",
 ) -> dict[str, float]:
     from dagster_aws.s3 import S3Resource
 
-    from reports_pipeline.reports import base
+    from reports_pipeline.reports import base, primary_contacts
 
     base.PUSHDOWN = pushdown == "on"
+    primary_contacts.ONCE = lookups == "once"
 
     from reports_pipeline.definitions import defs
     from reports_pipeline.export import run_config, run_tags
@@ -247,6 +249,18 @@ def clear_bucket(stack: Stack) -> None:
         client.delete_object(Bucket=BUCKET, Key=item["Key"])
 
 
+def print_row(size: int, report_type: str, name: str, m: dict[str, float] | None) -> None:
+    if m is None:
+        print(f"| {size:,} | {report_type} | {name} | failed | | | |", flush=True)
+        return
+    rows = f"{m['rows'] / m['seconds']:,.0f}" if m["rows"] else "—"
+    print(
+        f"| {size:,} | {report_type} | {name} | {rows} | {m['bytes'] / m['seconds'] / 1e6:.1f} "
+        f"| {m['peak_rss_mb']:.0f} | {m['seconds']:.1f} |",
+        flush=True,
+    )
+
+
 def print_size(
     size: int,
     report_type: str,
@@ -267,12 +281,7 @@ def print_size(
             )
             continue
         rates[name] = m["bytes"] / m["seconds"] / 1e6
-        rows = f"{m['rows'] / m['seconds']:,.0f}" if m["rows"] else "—"
-        print(
-            f"| {size:,} | {report_type} | {name} | {rows} | {rates[name]:.1f} "
-            f"| {m['peak_rss_mb']:.0f} | {m['seconds']:.1f} |",
-            flush=True,
-        )
+        print_row(size, report_type, name, m)
     ratio = rates["pipeline"] / min(rates["duckdb COPY"], rates["plain upload"])
     bound = "≥ " if copy is None or upload is None else ""
     print(
@@ -398,6 +407,11 @@ def main() -> None:
     parser.add_argument(
         "--cases", nargs="*", default=[], help="with --selective: only cases naming one of these"
     )
+    parser.add_argument(
+        "--lookup-baseline",
+        action="store_true",
+        help="also run the full export looking primary contacts up slice by slice",
+    )
     parser.add_argument("--keep-replicas", action="store_true")
     parser.add_argument(
         "--ceiling-timeout",
@@ -446,6 +460,10 @@ def main() -> None:
                     pipeline = child("pipeline", where)
                     assert pipeline is not None
                     clear_bucket(stack)
+                    if args.lookup_baseline and kind == "chat":
+                        per_slice = child("pipeline", [*where, "csv", "{}", "on", "per-slice"])
+                        print_row(size, kind, "pipeline, contacts looked up per slice", per_slice)
+                        clear_bucket(stack)
                     size_arg = str(int(pipeline["bytes"]))
                     copy_args = [str(replica.resolve()), workdir, kind]
                     copy = child("copy", copy_args, args.ceiling_timeout)
