@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import typing
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -128,6 +129,22 @@ def random_filters(rng: random.Random, name: str, reader: ReplicaReader) -> dict
     return payload
 
 
+def random_bodies(
+    rng: random.Random, name: str, reader: ReplicaReader, cases: int
+) -> Iterator[dict[str, Any]]:
+    """Up to `cases` requests of type `name` with random filters (a message export's choose
+    chats), less the mixes the API refuses (bounds out of order in the request's zone)."""
+    chooser = "chat" if name == "message" else name
+    for _ in range(cases):
+        filters = random_filters(rng, chooser, reader)
+        body = {"type": name, "filters": filters, "timezone": rng.choice(TZS)}
+        try:
+            parse_request(body)
+        except ValueError:
+            continue
+        yield body
+
+
 def exported(reader: ReplicaReader, name: str, body: dict[str, Any]) -> tuple[bytes, int, Any]:
     """The file, its row count, and the count the replica gave up front (None: not exact)."""
     request = parse_request(body)
@@ -159,17 +176,7 @@ def test_pushdown_changes_no_file_and_counts_exactly(
     counted = selective = 0
     with ReplicaReader(replica, ORG) as reader:
         full = exported(reader, name, {"type": name})[1]
-        for _ in range(CASES):
-            chooser = "chat" if name == "message" else name
-            body = {
-                "type": name,
-                "filters": random_filters(rng, chooser, reader),
-                "timezone": rng.choice(TZS),
-            }
-            try:
-                parse_request(body)
-            except ValueError:
-                continue  # a mix the API refuses (bounds out of order in that zone)
+        for body in random_bodies(rng, name, reader, CASES):
             monkeypatch.setattr(base, "PUSHDOWN", True)
             pushed, rows, expected = exported(reader, name, body)
             monkeypatch.setattr(base, "PUSHDOWN", False)

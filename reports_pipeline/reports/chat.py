@@ -1,8 +1,10 @@
 """chat: the Home inbox (spec/reports.md, "chat").
 
 Each slice of chats (in created_at, chat_id order) reads only its own related rows
-(contacts, assignees, teams, labels, notes, tickets, bot sessions, messages), so memory
-stays flat whatever the size of the organisation.
+(assignees, teams, labels, notes, tickets, bot sessions, messages), so memory stays flat
+whatever the size of the organisation. The primary contacts and their custom fields, which
+lie anywhere in the contact tables, are looked up for many slices at once
+(`reports_pipeline.reports.primary_contacts`).
 """
 
 from __future__ import annotations
