@@ -30,7 +30,8 @@ CONTACTS_SQL = f"""
 SELECT chat_id, contact_id, name, phone, email FROM primary_contacts WHERE {IN_PIECE}"""  # noqa: S608
 VALUES_SQL = f"SELECT chat_id, field_key, value FROM primary_values WHERE {IN_PIECE}"  # noqa: S608
 
-# One statement per table: a join and a sort in one query kept both in memory at once.
+# A piece's primary links, shared by its two lookups. Pieces also bound the lookups' join
+# and sort: over a whole 5M-chat organisation at once they ran out of the reader's 128 MB.
 LINKS_SQL = """
 SELECT chat_id, contact_id FROM chat_contacts
 WHERE is_primary AND chat_id BETWEEN $lo AND $hi
