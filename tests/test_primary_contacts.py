@@ -16,7 +16,7 @@ from reports_pipeline.reports.primary_contacts import PrimaryContacts
 from tests.conftest import ORG
 from tests.test_pushdown import exported, random_bodies
 
-CASES = 12
+CASES = 40
 SLICE_ROWS = 300  # as `exported` cuts them
 PIECE_SLICES = 2  # so that an export makes several pieces
 
@@ -51,7 +51,7 @@ def test_looking_contacts_up_per_piece_changes_no_file(
             per_slice, _, _ = exported(reader, name, body)
             assert once == per_slice, body
             compared += rows > 0
-    assert compared >= 4  # files with rows, the unfiltered one among them
+    assert compared >= 6  # files with rows (the random mixes of many filters often have none)
     assert len(pieces) > compared  # some export made several
 
 
