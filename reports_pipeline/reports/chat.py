@@ -28,9 +28,9 @@ from reports_pipeline.filters import (
 )
 from reports_pipeline.pushdown import Narrowing, Related, Searched, Valued
 from reports_pipeline.replica import EVERY_ROW, Prefilter, ReplicaReader
-from reports_pipeline.reports import custom_fields
+from reports_pipeline.reports import custom_fields, primary_contacts
 from reports_pipeline.reports.base import BaseTable, Export, ReportType, sliced_export
-from reports_pipeline.reports.primary_contacts import PrimaryContacts
+from reports_pipeline.reports.primary_contacts import CONTACT_COLUMNS, PrimaryContacts
 
 ChannelType = Literal["whatsapp_official", "whatsapp_unofficial", "email", "web_chat"]
 NOTES_IN_SUMMARY = 5
@@ -149,18 +149,11 @@ SELECT c.*, ch.name AS channel, ch.type AS channel_type,
 FROM c LEFT JOIN channels ch USING (channel_id)"""
 
 PIECES_SQL: tuple[str, ...] = (
+    # The primary contact's own columns are looked up apart (`primary_contacts`).
     """
-    WITH links AS (
-        SELECT chat_id, contact_id, is_primary FROM chat_contacts WHERE chat_id {in_slice})
-    SELECT l.chat_id, any_value(l.contact_id) FILTER (WHERE l.is_primary) AS contact_id,
-           any_value(p.name) FILTER (WHERE l.is_primary) AS contact_name,
-           any_value(p.phone) FILTER (WHERE l.is_primary) AS contact_phone,
-           any_value(p.email) FILTER (WHERE l.is_primary) AS contact_email,
+    SELECT chat_id, any_value(contact_id) FILTER (WHERE is_primary) AS contact_id,
            true AS has_contacts
-    FROM links l LEFT JOIN (
-        SELECT contact_id, name, phone, email FROM contacts
-        WHERE contact_id IN (SELECT contact_id FROM links WHERE is_primary)) p
-    USING (contact_id) GROUP BY l.chat_id""",
+    FROM chat_contacts WHERE chat_id {in_slice} GROUP BY chat_id""",
     """
     SELECT a.chat_id, list(a.member_id ORDER BY a.member_id) AS assignee_ids,
            list(m.name ORDER BY a.member_id) FILTER (WHERE m.name IS NOT NULL) AS assignees,
@@ -231,30 +224,20 @@ PIECES_SQL: tuple[str, ...] = (
            round(avg(epoch(sent_at - since)), 1) AS average_response_s
     FROM waiting WHERE sender <> 'user' AND after_user GROUP BY chat_id""",
 )
-# The first piece when the slice's primary contacts were looked up already (in
-# `primary_contacts`): its links only, the contacts' own columns come from the lookup.
-LINKS_SQL = """
-    SELECT chat_id, any_value(contact_id) FILTER (WHERE is_primary) AS contact_id,
-           true AS has_contacts
-    FROM chat_contacts WHERE chat_id {in_slice} GROUP BY chat_id"""
-PIECES, (LINKS,) = (
-    tuple(
-        sql.format(
-            in_slice=IN_SLICE.format(alias=""),
-            in_slice_a=IN_SLICE.format(alias="a."),
-            in_slice_t=IN_SLICE.format(alias="t."),
-        )
-        for sql in group
+PIECES = tuple(
+    sql.format(
+        in_slice=IN_SLICE.format(alias=""),
+        in_slice_a=IN_SLICE.format(alias="a."),
+        in_slice_t=IN_SLICE.format(alias="t."),
     )
-    for group in (PIECES_SQL, (LINKS_SQL,))
+    for sql in PIECES_SQL
 )
-LOOKED_UP = {"name": "contact_name", "phone": "contact_phone", "email": "contact_email"}
 # The columns each piece adds, in PIECES' order: an export that needs none of them (the
 # message export choosing chats by a few filters) skips the piece.
 PIECE_COLUMNS: tuple[frozenset[str], ...] = tuple(
     frozenset(columns.split())
     for columns in (
-        "contact_id contact_name contact_phone contact_email has_contacts",
+        "contact_id has_contacts",
         "assignee_ids assignees assignee_name assignee_email",
         "team_ids teams",
         "label_ids labels",
@@ -304,13 +287,10 @@ SLICE_TABLES = (
 
 
 def slice_frame(
-    reader: ReplicaReader,
-    chats: pl.DataFrame,
-    needed: Collection[str] | None = None,
-    looked_up: PrimaryContacts | None = None,
+    reader: ReplicaReader, chats: pl.DataFrame, needed: Collection[str] | None = None
 ) -> pl.DataFrame:
-    """The slice's chats with every related column (or those `needed`), one query per
-    piece; the primary contacts from `looked_up` when it holds them."""
+    """The slice's chats with every related column (or those `needed`) but the primary
+    contact's own, one query per piece."""
     ids = chats["chat_id"]
     values = {
         "lo": ids.min(),
@@ -319,12 +299,9 @@ def slice_frame(
         "note_chars": NOTE_CHARS,
     }
     frame = reader.query(SLICE_TABLES, CHATS_SQL, c=chats)
-    for index, (sql, columns) in enumerate(zip(PIECES, PIECE_COLUMNS, strict=True)):
+    for sql, columns in zip(PIECES, PIECE_COLUMNS, strict=True):
         if needed is None or not columns.isdisjoint(needed):
-            if index == 0 and looked_up is not None:
-                piece = _links(reader, chats, values, looked_up)
-            else:
-                piece = reader.query(SLICE_TABLES, sql, _params(sql, values), c=chats)
+            piece = reader.query(SLICE_TABLES, sql, _params(sql, values), c=chats)
             frame = frame.join(piece, on="chat_id", how="left")
     present = set(frame.columns)
     frame = frame.with_columns(
@@ -332,17 +309,6 @@ def slice_frame(
     )
     return frame.with_columns(
         expr.alias(name) for name, expr in DERIVED.items() if set(expr.meta.root_names()) <= present
-    )
-
-
-def _links(
-    reader: ReplicaReader, chats: pl.DataFrame, values: dict[str, Any], looked_up: PrimaryContacts
-) -> pl.DataFrame:
-    """The first piece's columns, the contacts' own from the lookup."""
-    links = reader.query(SLICE_TABLES, LINKS, _params(LINKS, values), c=chats)
-    contacts = looked_up.contacts(chats).rename(LOOKED_UP)
-    return links.join(contacts, on=["chat_id", "contact_id"], how="left").select(
-        "chat_id", "contact_id", *LOOKED_UP.values(), "has_contacts"
     )
 
 
@@ -378,23 +344,19 @@ def build(
     where = filters.where(tz) & custom_fields.predicates_expr(filters.contact_custom_fields, fields)
     needed = None if only is None else _read_by([*columns.values(), where])
     with_values = needed is None or any(c.startswith(custom_fields.PREFIX) for c in needed)
-    if needed is not None and with_values:
-        needed.add("contact_id")  # custom-field values are the primary contact's
-    looks_up = with_values or needed is None or not needed.isdisjoint(LOOKED_UP.values())
-    lookups = PrimaryContacts(reader, [f.key for f in fields], slice_rows)
+    with_contact = needed is None or not needed.isdisjoint(CONTACT_COLUMNS)
+    looks_up = with_values or with_contact
+    if needed is not None and looks_up:
+        needed.add("contact_id")  # what the primary contact is looked up by
+    lookups = PrimaryContacts(
+        reader, slice_rows, contact=with_contact, fields=fields if with_values else None
+    )
 
     def enrich(chats: pl.DataFrame) -> pl.DataFrame:
-        looked_up = lookups if looks_up and lookups.covering(chats["chat_id"]) else None
-        frame = slice_frame(reader, chats, needed, looked_up)
-        if not with_values:
-            return frame
-        if looked_up is None:
-            values = custom_fields.values_for(reader, frame["contact_id"], fields)
-            return frame.join(values, on="contact_id", how="left")
-        values = custom_fields.widened(looked_up.values(chats), chats["chat_id"], fields)
-        return frame.join(values, on="chat_id", how="left")
+        frame = slice_frame(reader, chats, needed)
+        return lookups.joined(frame) if looks_up else frame
 
-    prepare = lookups.prepare if looks_up else None
+    prepare = lookups.prepare if looks_up and primary_contacts.ONCE else None
     return sliced_export(
         reader, BASE, slice_rows, enrich, where, columns, filters, tz, keep, prepare
     )

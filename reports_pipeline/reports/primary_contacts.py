@@ -19,15 +19,21 @@ from dataclasses import dataclass
 import polars as pl
 
 from reports_pipeline.replica import ReplicaReader
+from reports_pipeline.reports import custom_fields
+from reports_pipeline.reports.base import rows_for
+from reports_pipeline.reports.custom_fields import CustomField
 
 # Off, every slice looks its own contacts up (the differential test's reference).
 ONCE = True
 # The chats one lookup covers, in slices: fewer lookups against less temporary storage.
 PIECE_SLICES = 20
 
+# The contact's own columns as the chat export names them.
+CONTACT_COLUMNS = ("contact_name", "contact_phone", "contact_email")
+CONTACT_SELECT = "name AS contact_name, phone AS contact_phone, email AS contact_email"
+
 IN_PIECE = "chat_id BETWEEN $lo AND $hi AND chat_id IN (SELECT chat_id FROM c)"
-CONTACTS_SQL = f"""
-SELECT chat_id, contact_id, name, phone, email FROM primary_contacts WHERE {IN_PIECE}"""  # noqa: S608
+CONTACTS_SQL = f"SELECT chat_id, {CONTACT_SELECT} FROM primary_contacts WHERE {IN_PIECE}"  # noqa: S608
 VALUES_SQL = f"SELECT chat_id, field_key, value FROM primary_values WHERE {IN_PIECE}"  # noqa: S608
 
 # A piece's primary links, shared by its two lookups. Pieces also bound the lookups' join
@@ -37,7 +43,7 @@ SELECT chat_id, contact_id FROM chat_contacts
 WHERE is_primary AND chat_id BETWEEN $lo AND $hi
       AND chat_id IN (SELECT key FROM {kept} WHERE key BETWEEN $lo AND $hi)"""
 PIECE_CONTACTS_SQL = """
-SELECT l.chat_id, l.contact_id, p.name, p.phone, p.email
+SELECT l.chat_id, p.name, p.phone, p.email
 FROM primary_links l JOIN contacts p USING (contact_id) ORDER BY l.chat_id"""
 PIECE_VALUES_SQL = """
 SELECT l.chat_id, v.field_key, v.value
@@ -57,25 +63,65 @@ class Piece:
 
 
 class PrimaryContacts:
-    """The lookups of one export, piece by piece as its slices come (in chat-id order, as
-    chats are made; a slice outside every piece is looked up on its own)."""
+    """The primary contact's columns of one export's slices: its name, phone and email
+    (`contact`) and its custom-field columns (`fields`). Looked up piece by piece as the
+    slices come (in chat-id order, as chats are made), once `prepare` names the export's
+    kept chats; a slice outside every piece, or any slice before, looks its own up."""
 
-    def __init__(self, reader: ReplicaReader, keys: Sequence[str], slice_rows: int) -> None:
+    def __init__(
+        self,
+        reader: ReplicaReader,
+        slice_rows: int,
+        *,
+        contact: bool,
+        fields: Sequence[CustomField] | None,
+    ) -> None:
         self.reader = reader
-        self.keys = list(keys)
         self.piece_rows = slice_rows * PIECE_SLICES
+        self.contact = contact
+        self.fields = fields
         self.kept: str | None = None
         self.piece: Piece | None = None
 
     def prepare(self, kept: str) -> None:
         """`kept` names the export's (ts, key) table (`ReplicaReader.kept`)."""
-        self.kept = kept if ONCE else None
+        self.kept = kept
 
-    def covering(self, chat_ids: pl.Series) -> bool:
-        """Whether the tables hold these chats' lookups, after making them if need be."""
-        if self.kept is None or chat_ids.is_empty():
+    def joined(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """A slice's frame (with chat_id and its primary contact_id) and those columns."""
+        ids = frame["chat_id"]
+        if ids.is_empty():
+            return self._by_contact(frame)
+        lo, hi = int(ids.min()), int(ids.max())  # type: ignore[arg-type]
+        if not self._covering(lo, hi):
+            return self._by_contact(frame)
+        bounds = {"lo": lo, "hi": hi}
+        chats = frame.select("chat_id")
+        if self.contact:
+            contacts = self.reader.query("primary_contacts", CONTACTS_SQL, bounds, c=chats)
+            frame = frame.join(contacts, on="chat_id", how="left")
+        if self.fields is not None:
+            long = self.reader.query("primary_values", VALUES_SQL, bounds, c=chats)
+            values = custom_fields.widened(long, ids, self.fields)
+            frame = frame.join(values, on="chat_id", how="left")
+        return frame
+
+    def _by_contact(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The slice's own lookups, by contact id."""
+        contact_ids = frame["contact_id"]
+        if self.contact:
+            columns = f"contact_id, {CONTACT_SELECT}"
+            contacts = rows_for(self.reader, "contacts", "contact_id", contact_ids, columns)
+            frame = frame.join(contacts, on="contact_id", how="left")
+        if self.fields is not None:
+            values = custom_fields.values_for(self.reader, contact_ids, self.fields)
+            frame = frame.join(values, on="contact_id", how="left")
+        return frame
+
+    def _covering(self, lo: int, hi: int) -> bool:
+        """Whether the tables hold the lookups of chats lo..hi, after making them if need be."""
+        if self.kept is None:
             return False
-        lo, hi = int(chat_ids.min()), int(chat_ids.max())  # type: ignore[arg-type]
         # Pieces only move on, so no chat is looked up twice: a slice that reaches back
         # before the current piece (chat ids out of time order) is looked up on its own.
         if self.piece is None or lo > self.piece.hi:
@@ -95,22 +141,11 @@ class PrimaryContacts:
         bounds = {"lo": piece.lo, "hi": piece.hi}
         links = LINKS_SQL.format(kept=self.kept)
         self.reader.materialize("primary_links", ["chat_contacts", self.kept], links, bounds)
-        self.reader.materialize("primary_contacts", ["contacts"], PIECE_CONTACTS_SQL)
-        self.reader.materialize(
-            "primary_values", ["contact_field_values"], PIECE_VALUES_SQL, {"keys": self.keys}
-        )
+        if self.contact:
+            self.reader.materialize("primary_contacts", ["contacts"], PIECE_CONTACTS_SQL)
+        if self.fields is not None:
+            keys = {"keys": [f.key for f in self.fields]}
+            self.reader.materialize(
+                "primary_values", ["contact_field_values"], PIECE_VALUES_SQL, keys
+            )
         return piece
-
-    def contacts(self, chats: pl.DataFrame) -> pl.DataFrame:
-        """chat_id, contact_id, name, phone, email of the chats' primary contacts (only
-        after `covering` said yes for them)."""
-        return self._read(CONTACTS_SQL, "primary_contacts", chats)
-
-    def values(self, chats: pl.DataFrame) -> pl.DataFrame:
-        """chat_id, field_key, value: the custom fields set on the chats' primary contacts."""
-        return self._read(VALUES_SQL, "primary_values", chats)
-
-    def _read(self, sql: str, table: str, chats: pl.DataFrame) -> pl.DataFrame:
-        ids = chats["chat_id"]
-        bounds = {"lo": ids.min(), "hi": ids.max()}
-        return self.reader.query(table, sql, bounds, c=chats.select("chat_id"))
