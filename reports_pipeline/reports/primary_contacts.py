@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
-from reports_pipeline.replica import ReplicaReader
+from reports_pipeline.replica import Prefilter, ReplicaReader
 from reports_pipeline.reports import custom_fields
 from reports_pipeline.reports.base import rows_for
 from reports_pipeline.reports.custom_fields import CustomField
@@ -36,12 +37,17 @@ IN_PIECE = "chat_id BETWEEN $lo AND $hi AND chat_id IN (SELECT chat_id FROM c)"
 CONTACTS_SQL = f"SELECT chat_id, {CONTACT_SELECT} FROM primary_contacts WHERE {IN_PIECE}"  # noqa: S608
 VALUES_SQL = f"SELECT chat_id, field_key, value FROM primary_values WHERE {IN_PIECE}"  # noqa: S608
 
+# The export's chats: {table}'s {key} where {keep} holds (see `PrimaryContacts.prepare`).
+CHOSEN_SQL = "SELECT {key} AS key FROM {table} WHERE {keep}"
+LAST_SQL = """
+SELECT max(key) AS hi FROM (
+    SELECT key FROM ({chosen}) WHERE key >= $lo ORDER BY key LIMIT $rows)"""
 # A piece's primary links, shared by its two lookups. Pieces also bound the lookups' join
 # and sort: over a whole 5M-chat organisation at once they ran out of the reader's 128 MB.
 LINKS_SQL = """
 SELECT chat_id, contact_id FROM chat_contacts
 WHERE is_primary AND chat_id BETWEEN $lo AND $hi
-      AND chat_id IN (SELECT key FROM {kept} WHERE key BETWEEN $lo AND $hi)"""
+      AND chat_id IN (SELECT key FROM ({chosen}) WHERE key BETWEEN $lo AND $hi)"""
 PIECE_CONTACTS_SQL = """
 SELECT l.chat_id, p.name, p.phone, p.email
 FROM primary_links l JOIN contacts p USING (contact_id) ORDER BY l.chat_id"""
@@ -53,7 +59,7 @@ WHERE list_contains($keys::VARCHAR[], v.field_key) ORDER BY l.chat_id"""
 
 @dataclass(frozen=True)
 class Piece:
-    """The kept chats whose ids lie in [lo, hi] have their lookups in the temporary tables."""
+    """The chosen chats whose ids lie in [lo, hi] have their lookups in the temporary tables."""
 
     lo: int
     hi: int
@@ -62,11 +68,20 @@ class Piece:
         return self.lo <= lo and hi <= self.hi
 
 
+@dataclass(frozen=True)
+class Chosen:
+    """The export's chats: `sql` selects their ids as `key`, reading `tables`."""
+
+    sql: str
+    tables: tuple[str, ...]
+    params: dict[str, Any]
+
+
 class PrimaryContacts:
     """The primary contact's columns of one export's slices: its name, phone and email
     (`contact`) and its custom-field columns (`fields`). Looked up piece by piece as the
     slices come (in chat-id order, as chats are made), once `prepare` names the export's
-    kept chats; a slice outside every piece, or any slice before, looks its own up."""
+    chats; a slice outside every piece, or any slice before, looks its own up."""
 
     def __init__(
         self,
@@ -80,12 +95,14 @@ class PrimaryContacts:
         self.piece_rows = slice_rows * PIECE_SLICES
         self.contact = contact
         self.fields = fields
-        self.kept: str | None = None
+        self.chosen: Chosen | None = None
         self.piece: Piece | None = None
 
-    def prepare(self, kept: str) -> None:
-        """`kept` names the export's (ts, key) table (`ReplicaReader.kept`)."""
-        self.kept = kept
+    def prepare(self, table: str, key: str, keep: Prefilter) -> None:
+        """The export's chats are the `key`s of `table`'s rows that `keep` keeps: the chats
+        table itself, or the table of the rows a semi-join kept (`ReplicaReader.kept`)."""
+        sql = CHOSEN_SQL.format(key=key, table=table, keep=keep.sql)
+        self.chosen = Chosen(sql, (table, *keep.tables), keep.params)
 
     def joined(self, frame: pl.DataFrame) -> pl.DataFrame:
         """A slice's frame (with chat_id and its primary contact_id) and those columns."""
@@ -120,7 +137,7 @@ class PrimaryContacts:
 
     def _covering(self, lo: int, hi: int) -> bool:
         """Whether the tables hold the lookups of chats lo..hi, after making them if need be."""
-        if self.kept is None:
+        if self.chosen is None:
             return False
         # Pieces only move on, so no chat is looked up twice: a slice that reaches back
         # before the current piece (chat ids out of time order) is looked up on its own.
@@ -129,18 +146,15 @@ class PrimaryContacts:
         return self.piece.covers(lo, hi)
 
     def _make(self, lo: int) -> Piece:
-        """The lookups of the next `piece_rows` kept chats from chat id `lo` on."""
-        assert self.kept is not None
-        last = self.reader.query(
-            self.kept,
-            f"SELECT max(key) AS hi FROM (SELECT key FROM {self.kept} "  # noqa: S608 - our name
-            "WHERE key >= $lo ORDER BY key LIMIT $rows)",
-            {"lo": lo, "rows": self.piece_rows},
-        )
-        piece = Piece(lo, int(last["hi"][0]))
-        bounds = {"lo": piece.lo, "hi": piece.hi}
-        links = LINKS_SQL.format(kept=self.kept)
-        self.reader.materialize("primary_links", ["chat_contacts", self.kept], links, bounds)
+        """The lookups of the next `piece_rows` chosen chats from chat id `lo` on."""
+        chosen = self.chosen
+        assert chosen is not None
+        last_sql = LAST_SQL.format(chosen=chosen.sql)
+        rows = {"lo": lo, "rows": self.piece_rows, **chosen.params}
+        piece = Piece(lo, int(self.reader.query(chosen.tables, last_sql, rows)["hi"][0]))
+        bounds = {"lo": piece.lo, "hi": piece.hi, **chosen.params}
+        links = LINKS_SQL.format(chosen=chosen.sql)
+        self.reader.materialize("primary_links", ["chat_contacts", *chosen.tables], links, bounds)
         if self.contact:
             self.reader.materialize("primary_contacts", ["contacts"], PIECE_CONTACTS_SQL)
         if self.fields is not None:
