@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -202,6 +203,9 @@ def measure_upload(s3_url: str, size: int) -> dict[str, float]:
     return {"rows": 0, "bytes": size, "seconds": time.monotonic() - started}
 
 
+NOISE = re.compile(r"nanobind|leaked|skipped remainder")
+
+
 def child(kind: str, args: list[str], timeout: float | None = None) -> dict[str, float] | None:
     """Run one measurement in a fresh interpreter; it reports its own peak RSS.
     None when it failed or did not finish within `timeout` seconds (the child is killed)."""
@@ -216,7 +220,9 @@ def child(kind: str, args: list[str], timeout: float | None = None) -> dict[str,
     except subprocess.TimeoutExpired:
         return None
     except subprocess.CalledProcessError as error:
-        print(f"{kind} failed:\n{error.stderr[-2000:]}", file=sys.stderr)
+        # DuckDB's bindings report "leaked" objects at exit: drop them, keep the error.
+        lines = [line for line in error.stderr.splitlines() if not NOISE.search(line)]
+        print(f"{kind} failed:\n" + "\n".join(lines[-40:]), file=sys.stderr)
         return None
     return json.loads(out.stdout.strip().splitlines()[-1])
 
