@@ -10,7 +10,13 @@ from reports_pipeline.protection import PasswordBox
 from reports_pipeline.replica import ReplicaReader
 from reports_pipeline.schedules import Schedules
 from reports_pipeline.settings import LOCAL_FILE_PASSWORD_KEY
-from reports_pipeline.storage import MIB, ReportStore
+from reports_pipeline.storage import (
+    COMPLETE_ATTEMPTS,
+    COMPLETE_TIMEOUT_S,
+    MIB,
+    ReportStore,
+    make_s3_client,
+)
 from reports_pipeline.webhooks import Webhooks
 from warehouse.location import ReplicaLocation
 
@@ -86,4 +92,15 @@ class ReportStoreResource(ConfigurableResource):
     part_size_mib: int = 8
 
     def store(self) -> ReportStore:
-        return ReportStore(self.s3.get_client(), self.bucket, part_size=self.part_size_mib * MIB)
+        s3 = self.s3
+        # The same endpoint and keys (those `definitions` sets), waiting longer for an answer.
+        completer = make_s3_client(
+            endpoint_url=s3.endpoint_url,
+            region=s3.region_name,
+            access_key_id=s3.aws_access_key_id,
+            secret_access_key=s3.aws_secret_access_key,
+            attempts=min(s3.max_attempts, COMPLETE_ATTEMPTS),
+            timeout_s=COMPLETE_TIMEOUT_S,
+        )
+        part_size = self.part_size_mib * MIB
+        return ReportStore(s3.get_client(), self.bucket, part_size=part_size, completer=completer)

@@ -27,6 +27,12 @@ MIB = 1024 * 1024
 DEFAULT_PART_SIZE = 8 * MIB
 PARTS_IN_FLIGHT = 2
 DOWNLOAD_TTL = timedelta(hours=1)
+# Putting a large upload together can take S3 minutes (AWS keeps the connection open
+# meanwhile); the local server answers only when it is done, which took over a minute
+# for an 11 GB file: longer than a request otherwise waits. Two attempts at most, so a
+# store that stops answering fails the export within twenty minutes.
+COMPLETE_TIMEOUT_S = 600.0
+COMPLETE_ATTEMPTS = 2
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 
 
@@ -55,7 +61,7 @@ class PresignedDownload:
 def make_s3_client(
     *,
     endpoint_url: str | None,
-    region: str,
+    region: str | None,
     access_key_id: str | None = None,
     secret_access_key: str | None = None,
     attempts: int = 5,
@@ -83,10 +89,20 @@ def make_s3_client(
 class ReportStore:
     """Export files in one bucket, under `reports/{organisation}/{report id}/{file name}`."""
 
-    def __init__(self, client: Any, bucket: str, *, part_size: int = DEFAULT_PART_SIZE) -> None:
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        *,
+        part_size: int = DEFAULT_PART_SIZE,
+        completer: Any | None = None,
+    ) -> None:
+        """`completer`, if given, is the client that completes uploads: one that waits for
+        an answer as long as S3 may take to put a large file together (`COMPLETE_TIMEOUT_S`)."""
         if part_size < 5 * MIB:
             raise ValueError("S3 parts must be at least 5 MiB")
         self.client = client
+        self.completer = completer or client
         self.bucket = bucket
         self.part_size = part_size
 
@@ -141,7 +157,7 @@ class ReportStore:
                         future.cancel()  # parts not yet started are not sent
                     raise
             parts = [future.result() for future in sent]
-            answer = self.client.complete_multipart_upload(
+            answer = self.completer.complete_multipart_upload(
                 Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
             )
         except BaseException:

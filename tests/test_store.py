@@ -7,6 +7,7 @@ import hashlib
 import logging
 import os
 import signal
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -16,12 +17,19 @@ from typing import Any
 
 import botocore.auth
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
+from dagster_aws.s3 import S3Resource
 from fastapi.testclient import TestClient
 
 from devstack import Ports, Stack
-from reports_pipeline.resources import ReplicaResource
-from reports_pipeline.storage import DOWNLOAD_TTL, ReportStore, make_s3_client
+from reports_pipeline.resources import ReplicaResource, ReportStoreResource
+from reports_pipeline.storage import (
+    COMPLETE_TIMEOUT_S,
+    DOWNLOAD_TTL,
+    ReportStore,
+    StoredObject,
+    make_s3_client,
+)
 from tests.conftest import Exporter, auth
 from tests.test_api import BASE, TICKET, finish, job_table_of
 
@@ -237,3 +245,58 @@ def test_a_file_and_its_link_survive_a_restart_of_the_store(tmp_path: Path) -> N
         assert status_of(link) == 200
     finally:
         stack.stop()
+
+
+def test_an_upload_the_store_is_slow_to_put_together_still_completes(
+    s3_server: Stack, store: ReportStore
+) -> None:
+    """S3 may take minutes to complete a large upload (the local server took over a minute
+    for 11 GB, past the 60 s a request waits): the completing request waits for longer.
+    Here the server stops answering for 3 s exactly when the completion is sent, against
+    parts that wait 1 s."""
+    server = s3_server.processes["s3"]
+    key, secret = s3_server.s3_credentials
+
+    def client(timeout_s: float) -> Any:
+        return make_s3_client(
+            endpoint_url=s3_server.s3_url,
+            region="us-east-1",
+            access_key_id=key,
+            secret_access_key=secret,
+            attempts=1,
+            timeout_s=timeout_s,
+        )
+
+    resumes: list[threading.Timer] = []
+
+    def pause_server(**_: Any) -> None:
+        os.kill(server.pid, signal.SIGSTOP)
+        resumes.append(threading.Timer(3, os.kill, (server.pid, signal.SIGCONT)))
+        resumes[-1].start()
+
+    def upload(name: str, completer: Any | None) -> StoredObject:
+        waiting = completer or parts
+        waiting.meta.events.register("before-send.s3.CompleteMultipartUpload", pause_server)
+        uploads = ReportStore(parts, store.bucket, part_size=5 << 20, completer=completer)
+        try:
+            return uploads.upload_stream(f"reports/org_001/slow/{name}.csv", [b"x" * 100])
+        finally:
+            waiting.meta.events.unregister("before-send.s3.CompleteMultipartUpload", pause_server)
+            for resume in resumes:
+                resume.join()  # the server answers again
+            os.kill(server.pid, signal.SIGCONT)
+
+    parts = client(timeout_s=1)
+    with pytest.raises(BotoCoreError):  # the parts' own wait is too short to complete
+        upload("short", None)
+    stored = upload("long", client(timeout_s=30))
+    assert store.mismatch(stored) is None
+
+
+def test_exports_complete_their_uploads_with_the_longer_wait(s3_server: Stack) -> None:
+    resource = ReportStoreResource(
+        s3=S3Resource(endpoint_url=s3_server.s3_url, region_name="us-east-1"), bucket="any"
+    )
+    store = resource.store()
+    assert store.completer.meta.config.read_timeout == COMPLETE_TIMEOUT_S
+    assert store.client.meta.config.read_timeout < COMPLETE_TIMEOUT_S
