@@ -128,7 +128,9 @@ class Stack:
                 start_new_session=True,
             )
 
-    def s3_client(self) -> Any:
+    def s3_client(self, **options: Any) -> Any:
+        """A client of the stack's S3 server, signing with its key (`options`: those of
+        `make_s3_client`, such as attempts and timeout_s)."""
         from reports_pipeline.storage import make_s3_client
 
         key, secret = self.s3_credentials
@@ -137,6 +139,7 @@ class Stack:
             region="us-east-1",
             access_key_id=key,
             secret_access_key=secret,
+            **options,
         )
 
     def start_s3(self) -> None:

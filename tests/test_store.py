@@ -18,7 +18,6 @@ from typing import Any
 import botocore.auth
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
-from dagster_aws.s3 import S3Resource
 from fastapi.testclient import TestClient
 
 from devstack import Ports, Stack
@@ -30,7 +29,7 @@ from reports_pipeline.storage import (
     StoredObject,
     make_s3_client,
 )
-from tests.conftest import Exporter, auth
+from tests.conftest import Exporter, auth, s3_resource
 from tests.test_api import BASE, TICKET, finish, job_table_of
 
 
@@ -255,18 +254,6 @@ def test_an_upload_the_store_is_slow_to_put_together_still_completes(
     Here the server stops answering for 3 s exactly when the completion is sent, against
     parts that wait 1 s."""
     server = s3_server.processes["s3"]
-    key, secret = s3_server.s3_credentials
-
-    def client(timeout_s: float) -> Any:
-        return make_s3_client(
-            endpoint_url=s3_server.s3_url,
-            region="us-east-1",
-            access_key_id=key,
-            secret_access_key=secret,
-            attempts=1,
-            timeout_s=timeout_s,
-        )
-
     resumes: list[threading.Timer] = []
 
     def pause_server(**_: Any) -> None:
@@ -286,17 +273,14 @@ def test_an_upload_the_store_is_slow_to_put_together_still_completes(
                 resume.join()  # the server answers again
             os.kill(server.pid, signal.SIGCONT)
 
-    parts = client(timeout_s=1)
+    parts = s3_server.s3_client(attempts=1, timeout_s=1)
     with pytest.raises(BotoCoreError):  # the parts' own wait is too short to complete
         upload("short", None)
-    stored = upload("long", client(timeout_s=30))
+    stored = upload("long", s3_server.s3_client(attempts=1, timeout_s=30))
     assert store.mismatch(stored) is None
 
 
 def test_exports_complete_their_uploads_with_the_longer_wait(s3_server: Stack) -> None:
-    resource = ReportStoreResource(
-        s3=S3Resource(endpoint_url=s3_server.s3_url, region_name="us-east-1"), bucket="any"
-    )
-    store = resource.store()
+    store = ReportStoreResource(s3=s3_resource(s3_server), bucket="any").store()
     assert store.completer.meta.config.read_timeout == COMPLETE_TIMEOUT_S
     assert store.client.meta.config.read_timeout < COMPLETE_TIMEOUT_S
