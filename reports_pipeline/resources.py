@@ -93,12 +93,17 @@ class ReportStoreResource(ConfigurableResource):
 
     def store(self) -> ReportStore:
         s3 = self.s3
-        # The same endpoint and keys (those `definitions` sets), waiting longer for an answer.
+        # The same endpoint and credentials as the parts' client, waiting longer for an answer.
         completer = make_s3_client(
             endpoint_url=s3.endpoint_url,
             region=s3.region_name,
             access_key_id=s3.aws_access_key_id,
             secret_access_key=s3.aws_secret_access_key,
+            session_token=s3.aws_session_token,
+            profile_name=s3.profile_name,
+            use_ssl=s3.use_ssl,
+            verify=s3.verify,
+            signed=not s3.use_unsigned_session,
             attempts=min(s3.max_attempts, COMPLETE_ATTEMPTS),
             timeout_s=COMPLETE_TIMEOUT_S,
         )

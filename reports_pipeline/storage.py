@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -64,24 +65,34 @@ def make_s3_client(
     region: str | None,
     access_key_id: str | None = None,
     secret_access_key: str | None = None,
+    session_token: str | None = None,
+    profile_name: str | None = None,
+    use_ssl: bool = True,
+    verify: str | bool | None = None,
+    signed: bool = True,
     attempts: int = 5,
     timeout_s: float = 60,
 ) -> Any:
     """A boto3 S3 client that signs with SigV4 and makes up to `attempts` attempts of each
-    request (transient faults are retried); each gives up after `timeout_s` unanswered."""
+    request (transient faults are retried); each gives up after `timeout_s` unanswered.
+    Without keys it finds credentials as boto3 does (in `profile_name`'s profile, if named);
+    unless `signed`, it sends anonymous requests (a public bucket)."""
     config = Config(
-        signature_version="s3v4",
+        signature_version="s3v4" if signed else UNSIGNED,
         retries={"total_max_attempts": attempts, "mode": "standard"},
         s3={"addressing_style": "path"},
         connect_timeout=min(5, timeout_s),
         read_timeout=timeout_s,
     )
-    return boto3.client(
+    return boto3.session.Session(profile_name=profile_name).client(
         "s3",
         endpoint_url=endpoint_url or None,
         region_name=region,
+        use_ssl=use_ssl,
+        verify=verify,
         aws_access_key_id=access_key_id or None,
         aws_secret_access_key=secret_access_key or None,
+        aws_session_token=session_token or None,
         config=config,
     )
 

@@ -18,6 +18,7 @@ from typing import Any
 import botocore.auth
 import pytest
 from botocore.exceptions import BotoCoreError, ClientError
+from dagster_aws.s3 import S3Resource
 from fastapi.testclient import TestClient
 
 from devstack import Ports, Stack
@@ -284,3 +285,23 @@ def test_exports_complete_their_uploads_with_the_longer_wait(s3_server: Stack) -
     store = ReportStoreResource(s3=s3_resource(s3_server), bucket="any").store()
     assert store.completer.meta.config.read_timeout == COMPLETE_TIMEOUT_S
     assert store.client.meta.config.read_timeout < COMPLETE_TIMEOUT_S
+
+
+def test_uploads_complete_with_the_credentials_of_the_resources_profile(
+    s3_server: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Production keys often come from a named profile, not from the resource's config:
+    the client that completes uploads signs with them as the parts' client does."""
+    key, secret = s3_server.s3_credentials
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        f"[exports]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n"
+    )
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    s3 = S3Resource(endpoint_url=s3_server.s3_url, region_name="us-east-1", profile_name="exports")
+    store = ReportStoreResource(s3=s3, bucket=s3_server.bucket, part_size_mib=5).store()
+    stored = store.upload_stream("reports/org_001/r9/x.csv", [b"a" * (6 << 20), b"b,c\r\n"])
+    assert (stored.parts, store.mismatch(stored)) == (2, None)
