@@ -77,10 +77,10 @@ def measure_pipeline(
 ) -> dict[str, float]:
     from dagster_aws.s3 import S3Resource
 
-    from reports_pipeline.reports import base, primary_contacts
+    from reports_pipeline.reports import base, contact_lookups
 
     base.PUSHDOWN = pushdown == "on"
-    primary_contacts.ONCE = lookups == "once"
+    contact_lookups.ONCE = lookups == "once"
 
     from reports_pipeline.definitions import defs
     from reports_pipeline.export import run_config, run_tags

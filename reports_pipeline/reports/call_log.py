@@ -17,7 +17,8 @@ from reports_pipeline.filters import (
     options,
 )
 from reports_pipeline.replica import ReplicaReader
-from reports_pipeline.reports.base import BaseTable, Export, ReportType, rows_for, sliced_export
+from reports_pipeline.reports.base import BaseTable, Export, ReportType, sliced_export
+from reports_pipeline.reports.contact_lookups import ContactLookups, ContactOf
 
 Direction = Literal["inbound", "outbound"]
 
@@ -77,6 +78,7 @@ COLUMNS: dict[str, pl.Expr] = {
 
 
 BASE = BaseTable("call_logs", "started_at", "call_id")
+CALLER = ContactOf("call_logs", "call_id")
 
 
 def build(reader: ReplicaReader, filters: CallLogFilters, tz: str, slice_rows: int) -> Export:
@@ -88,16 +90,11 @@ def build(reader: ReplicaReader, filters: CallLogFilters, tz: str, slice_rows: i
     )
     where = filters.where(tz)
 
+    customers = ContactLookups(reader, slice_rows, CALLER, select="name AS customer")
+
     def enrich(calls: pl.DataFrame) -> pl.DataFrame:
-        customers = rows_for(
-            reader,
-            "contacts",
-            "contact_id",
-            calls["contact_id"],
-            "contact_id, name AS customer",
-        )
         return (
-            calls.join(customers, on="contact_id", how="left")
+            customers.joined(calls)
             .join(agents, on="agent_id", how="left")
             .join(accounts, on="account_id", how="left")
             .with_columns(
@@ -106,7 +103,9 @@ def build(reader: ReplicaReader, filters: CallLogFilters, tz: str, slice_rows: i
             )
         )
 
-    return sliced_export(reader, BASE, slice_rows, enrich, where, COLUMNS, filters, tz)
+    return sliced_export(
+        reader, BASE, slice_rows, enrich, where, COLUMNS, filters, tz, prepare=customers.prepare
+    )
 
 
 REPORT = ReportType(

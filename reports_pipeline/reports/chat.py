@@ -4,7 +4,7 @@ Each slice of chats (in created_at, chat_id order) reads only its own related ro
 (assignees, teams, labels, notes, tickets, bot sessions, messages), so memory stays flat
 whatever the size of the organisation. The primary contacts and their custom fields, which
 lie anywhere in the contact tables, are looked up for many slices at once
-(`reports_pipeline.reports.primary_contacts`).
+(`reports_pipeline.reports.contact_lookups`).
 """
 
 from __future__ import annotations
@@ -28,9 +28,14 @@ from reports_pipeline.filters import (
 )
 from reports_pipeline.pushdown import Narrowing, Related, Searched, Valued
 from reports_pipeline.replica import EVERY_ROW, Prefilter, ReplicaReader
-from reports_pipeline.reports import custom_fields, primary_contacts
+from reports_pipeline.reports import custom_fields
 from reports_pipeline.reports.base import BaseTable, Export, ReportType, sliced_export
-from reports_pipeline.reports.primary_contacts import CONTACT_COLUMNS, PrimaryContacts
+from reports_pipeline.reports.contact_lookups import (
+    CHAT_CONTACT_COLUMNS,
+    CHAT_CONTACT_SELECT,
+    PRIMARY_CONTACT,
+    ContactLookups,
+)
 
 ChannelType = Literal["whatsapp_official", "whatsapp_unofficial", "email", "web_chat"]
 NOTES_IN_SUMMARY = 5
@@ -149,7 +154,7 @@ SELECT c.*, ch.name AS channel, ch.type AS channel_type,
 FROM c LEFT JOIN channels ch USING (channel_id)"""
 
 PIECES_SQL: tuple[str, ...] = (
-    # The primary contact's own columns are looked up apart (`primary_contacts`).
+    # The primary contact's own columns are looked up apart (`contact_lookups`).
     """
     SELECT chat_id, any_value(contact_id) FILTER (WHERE is_primary) AS contact_id,
            true AS has_contacts
@@ -344,19 +349,23 @@ def build(
     where = filters.where(tz) & custom_fields.predicates_expr(filters.contact_custom_fields, fields)
     needed = None if only is None else _read_by([*columns.values(), where])
     with_values = needed is None or any(c.startswith(custom_fields.PREFIX) for c in needed)
-    with_contact = needed is None or not needed.isdisjoint(CONTACT_COLUMNS)
+    with_contact = needed is None or not needed.isdisjoint(CHAT_CONTACT_COLUMNS)
     looks_up = with_values or with_contact
     if needed is not None and looks_up:
         needed.add("contact_id")  # what the primary contact is looked up by
-    lookups = PrimaryContacts(
-        reader, slice_rows, contact=with_contact, fields=fields if with_values else None
+    lookups = ContactLookups(
+        reader,
+        slice_rows,
+        PRIMARY_CONTACT,
+        select=CHAT_CONTACT_SELECT if with_contact else None,
+        fields=fields if with_values else None,
     )
 
     def enrich(chats: pl.DataFrame) -> pl.DataFrame:
         frame = slice_frame(reader, chats, needed)
         return lookups.joined(frame) if looks_up else frame
 
-    prepare = lookups.prepare if looks_up and primary_contacts.ONCE else None
+    prepare = lookups.prepare if looks_up else None
     return sliced_export(
         reader, BASE, slice_rows, enrich, where, columns, filters, tz, keep, prepare
     )

@@ -13,9 +13,9 @@ from reports_pipeline.reports.base import (
     Export,
     ReportType,
     lookup,
-    rows_for,
     sliced_export,
 )
+from reports_pipeline.reports.contact_lookups import ContactLookups, ContactOf
 
 Priority = Literal["low", "medium", "high"]
 
@@ -55,6 +55,8 @@ COLUMNS: dict[str, pl.Expr] = {
 
 
 BASE = BaseTable("tickets", "created_at", "ticket_id")
+TICKET_CONTACT = ContactOf("tickets", "ticket_id")
+CONTACT_SELECT = "name AS contact_name, phone AS contact_phone"
 
 
 def build(reader: ReplicaReader, filters: TicketFilters, tz: str, slice_rows: int) -> Export:
@@ -70,16 +72,11 @@ def build(reader: ReplicaReader, filters: TicketFilters, tz: str, slice_rows: in
     )
     where = filters.where(tz)
 
+    contacts = ContactLookups(reader, slice_rows, TICKET_CONTACT, select=CONTACT_SELECT)
+
     def enrich(tickets: pl.DataFrame) -> pl.DataFrame:
-        contacts = rows_for(
-            reader,
-            "contacts",
-            "contact_id",
-            tickets["contact_id"],
-            "contact_id, name AS contact_name, phone AS contact_phone",
-        )
         return (
-            tickets.join(contacts, on="contact_id", how="left")
+            contacts.joined(tickets)
             .join(issues, on="issue_id", how="left")
             .join(
                 issues.rename({"issue_id": "sub_issue_id", "issue": "sub_issue"}),
@@ -100,7 +97,9 @@ def build(reader: ReplicaReader, filters: TicketFilters, tz: str, slice_rows: in
             .join(workflows, on="workflow_id", how="left")
         )
 
-    return sliced_export(reader, BASE, slice_rows, enrich, where, COLUMNS, filters, tz)
+    return sliced_export(
+        reader, BASE, slice_rows, enrich, where, COLUMNS, filters, tz, prepare=contacts.prepare
+    )
 
 
 REPORT = ReportType(
