@@ -112,11 +112,15 @@ class ContactLookups:
         self.reader = reader
         self.piece_rows = slice_rows * PIECE_SLICES
         self.contact_of = contact_of
-        self.key = contact_of.key
         self.select = select
         self.fields = fields
         self.chosen: Chosen | None = None
         self.piece: Piece | None = None
+
+    @property
+    def key(self) -> str:
+        """The exported rows' key column, in every frame and temporary table here."""
+        return self.contact_of.key
 
     def prepare(self, table: str, key: str, keep: Prefilter) -> None:
         """The export's rows are the `key`s of `table`'s rows that `keep` keeps: the base
