@@ -11,9 +11,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from reports_pipeline.formats import FORMATS, FileOptions
 from reports_pipeline.replica import ReplicaReader
-from reports_pipeline.reports import contact_lookups, ticket
+from reports_pipeline.reports import contact_lookups
 from reports_pipeline.reports.contact_lookups import ContactLookups
 from tests.conftest import ORG
 from tests.test_pushdown import exported, random_bodies
@@ -83,19 +82,15 @@ def test_keys_a_little_out_of_time_order_still_read_contacts_by_piece(
         alone.append(frame.height)
         return by_contact(self, frame)
 
-    def export(rows: int) -> bytes:
-        built = ticket.build(reader, ticket.TicketFilters(), "UTC", rows)
-        return b"".join(FORMATS["csv"].encode(built.columns, built.batches, FileOptions()))
-
     monkeypatch.setattr(ContactLookups, "_by_contact", looked_up_alone)
     with ReplicaReader(replica, ORG) as reader:
         sql = "SELECT ticket_id FROM tickets ORDER BY created_at, ticket_id"
         keys = reader.query("tickets", sql)["ticket_id"]
         rows = next(rows for rows in range(20, 300) if _straddles(keys, rows))
-        once = export(rows)
+        once = exported(reader, "ticket", {"type": "ticket"}, rows)[0]
         assert alone == []
         monkeypatch.setattr(contact_lookups, "ONCE", False)
-        assert once == export(rows)
+        assert once == exported(reader, "ticket", {"type": "ticket"}, rows)[0]
     slices = -(-keys.len() // rows)
     assert len(alone) == slices  # the reference looked every slice up alone
     assert slices // PIECE_SLICES <= len(pieces) < slices

@@ -145,10 +145,12 @@ def random_bodies(
         yield body
 
 
-def exported(reader: ReplicaReader, name: str, body: dict[str, Any]) -> tuple[bytes, int, Any]:
+def exported(
+    reader: ReplicaReader, name: str, body: dict[str, Any], slice_rows: int = 300
+) -> tuple[bytes, int, Any]:
     """The file, its row count, and the count the replica gave up front (None: not exact)."""
     request = parse_request(body)
-    export = REPORT_TYPES[name].build(reader, request.filters, request.timezone, 300)
+    export = REPORT_TYPES[name].build(reader, request.filters, request.timezone, slice_rows)
     rows = 0
 
     def counted() -> Any:
