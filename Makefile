@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 up: $(STAMP)
 	$(BIN)/python -m devstack
 
+# Two workers, one test file each at a time (a file's module fixtures stay on one worker).
 test: $(STAMP) test-tools
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # Debian's Chromium for the page tests (Playwright drives it; no browser download),
 # 7-Zip, the standard tool the tests open protected (AES) ZIP files with, and axe-core
