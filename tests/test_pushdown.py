@@ -18,7 +18,7 @@ from reports_pipeline.filters import DateRange, MultiSetFilter, NumberRange, Set
 from reports_pipeline.formats import FORMATS, FileOptions
 from reports_pipeline.options import organisation_options
 from reports_pipeline.replica import ReplicaReader
-from reports_pipeline.reports import REPORT_TYPES, base
+from reports_pipeline.reports import REPORT_TYPES, base, goal
 from reports_pipeline.request import parse_request
 from tests.conftest import ORG, TEST_SPEC
 
@@ -328,3 +328,31 @@ def test_predicates_on_named_values_narrow_and_change_no_file(
             assert ahead is not None and ahead.count() >= rows, predicate
             if op == "eq":
                 assert 0 < rows <= ahead.count() < full.count(), predicate
+
+
+def shape_from_described_sessions(matcher: Any, slice_rows: int) -> goal.Shape:
+    """The header's shape as it was found before the shape pass stopped describing the
+    sessions: the most events of any described session (its `total_events`)."""
+    shape = goal.Shape()
+    for part in matcher.slices(slice_rows):
+        matched = matcher.match(part)
+        sessions = matcher.described(matched)
+        if sessions.height:
+            most = sessions["total_events"].max()
+            shape.events = max(shape.events, most if isinstance(most, int) else 0)
+        for position, name in matched.trackers.select("position", "tracker_name").unique().rows():
+            shape.trackers.setdefault(int(position), set()).add(name)
+    return shape
+
+
+def test_the_goal_header_is_found_without_describing_the_sessions(replica: Path) -> None:
+    rng = random.Random("goal-shape")
+    shapes = set()
+    with ReplicaReader(replica, ORG) as reader:
+        for body in [{"type": "goal"}, *random_bodies(rng, "goal", reader, 16)]:
+            request = parse_request(body)
+            matcher = goal._Matcher(reader, request.filters, request.timezone)
+            found = goal.discover_shape(matcher, 97)  # several slices, each with its most
+            assert found == shape_from_described_sessions(matcher, 97), body
+            shapes.add((found.events, len(found.columns())))
+    assert len(shapes) >= 3  # the mixes found different headers, not one every time

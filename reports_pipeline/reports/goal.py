@@ -86,7 +86,7 @@ class Shape:
 
 @dataclass
 class _Matched:
-    sessions: pl.DataFrame  # one row per matched session, with chat and contact fields
+    sessions: pl.DataFrame  # one row per matched session, with its chat's fields
     events: pl.DataFrame  # their goal events
     trackers: pl.DataFrame  # their tracker values, with the event's position
 
@@ -146,7 +146,7 @@ class _Matcher:
         trackers = trackers.join(keep.select("session_id"), on="session_id", how="semi").join(
             events.select("event_id", "position"), on="event_id", how="left"
         )
-        return _Matched(self._describe(keep, events), events, trackers)
+        return _Matched(keep, events, trackers)
 
     def _session_filter(self, events: pl.DataFrame, trackers: pl.DataFrame) -> pl.Expr:
         f = self.filters
@@ -178,7 +178,11 @@ class _Matcher:
                 parts.append(pl.col("session_id").is_in(hit.implode()))
         return reduce(lambda a, b: a & b, parts) if parts else pl.lit(True)
 
-    def _describe(self, sessions: pl.DataFrame, events: pl.DataFrame) -> pl.DataFrame:
+    def described(self, matched: _Matched) -> pl.DataFrame:
+        """The matched sessions with their contact, journey, channel and event count, for
+        the rows pass only: the shape pass needs none of it, and the contact lookup reads
+        the contact table from the slice's lowest contact id to its highest."""
+        sessions, events = matched.sessions, matched.events
         contacts = rows_for(
             self.reader,
             "chat_contacts",
@@ -250,8 +254,8 @@ def discover_shape(matcher: _Matcher, slice_rows: int) -> Shape:
     shape = Shape()
     for part in matcher.slices(slice_rows):
         matched = matcher.match(part)
-        if matched.sessions.height:
-            most = matched.sessions["total_events"].max()
+        if matched.events.height:  # a session without events counts 0
+            most = matched.events.group_by("session_id").len()["len"].max()
             shape.events = max(shape.events, most if isinstance(most, int) else 0)
         for position, name in (
             matched.trackers.select("position", "tracker_name").unique().iter_rows()
@@ -261,7 +265,7 @@ def discover_shape(matcher: _Matcher, slice_rows: int) -> Shape:
 
 
 def _wide(matched: _Matched, matcher: _Matcher, shape: Shape) -> pl.DataFrame:
-    frame = matched.sessions
+    frame = matcher.described(matched)
     events = matched.events.join(matcher.goals, on="goal_id", how="left")
     for i in range(1, shape.events + 1):
         at_i = events.filter(pl.col("position") == i).select(
