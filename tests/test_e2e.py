@@ -15,26 +15,73 @@ from dagster import DagsterInstance, RunsFilter
 from devstack import Stack
 from reports_pipeline.export import TAG_REPORT_ID
 from tests.conftest import auth
+from tests.eventually import eventually
 
 pytestmark = pytest.mark.e2e
-TIMEOUT_S = 120
+
+
+def report_of(stack: Stack, org: str, report_id: str) -> dict[str, Any]:
+    answer = httpx.get(f"{stack.api_url}/api/wp-crm/reports/{org}/{report_id}", headers=auth(org))
+    assert answer.status_code == 200, answer.text
+    return dict(answer.json())
 
 
 def wait_for(stack: Stack, org: str, report_id: str, states: set[str]) -> dict[str, Any]:
-    deadline = time.monotonic() + TIMEOUT_S
-    while time.monotonic() < deadline:
-        report = httpx.get(
-            f"{stack.api_url}/api/wp-crm/reports/{org}/{report_id}", headers=auth(org)
-        ).json()
-        if report["status"] in states:
-            return report
-        time.sleep(1)
-    raise AssertionError(f"report {report_id} stayed {report['status']}")
+    def reached() -> dict[str, Any] | None:
+        report = report_of(stack, org, report_id)
+        return report if report["status"] in states else None
+
+    return eventually(reached, f"report {report_id} reaches {sorted(states)}")
 
 
 def runs_of(stack: Stack, report_id: str) -> int:
     with DagsterInstance.from_config(str(stack.dagster_home)) as instance:
         return len(instance.get_runs(filters=RunsFilter(tags={TAG_REPORT_ID: report_id})))
+
+
+def finished_run(stack: Stack, **tags: str) -> Any:
+    """The newest Dagster run with these tags, once it has finished."""
+
+    def finished() -> Any:
+        with DagsterInstance.from_config(str(stack.dagster_home)) as instance:
+            runs = instance.get_runs(filters=RunsFilter(tags=tags), limit=1)
+        return runs[0] if runs and runs[0].is_finished else None
+
+    return eventually(finished, f"a finished run tagged {tags}")
+
+
+def graphql(stack: Stack, query: str, **variables: Any) -> dict[str, Any]:
+    answer = httpx.post(
+        f"{stack.dagster_url}/graphql", json={"query": query, "variables": variables}
+    )
+    answer.raise_for_status()
+    body: dict[str, Any] = answer.json()
+    assert "errors" not in body, body
+    return dict(body["data"])
+
+
+SENSOR_TICKS = """
+query ($selector: SensorSelector!, $after: Float!) {
+  sensorOrError(sensorSelector: $selector) {
+    ... on Sensor { sensorState { ticks(afterTimestamp: $after, limit: 10) { status } } }
+  }
+}"""
+
+
+def sensor_evaluated_since(stack: Stack, sensor: str, since: float) -> None:
+    """Returns once the daemon has finished a tick of `sensor` that began after `since`
+    (a Unix time): that tick saw everything the job table held at `since`."""
+    selector = {
+        "repositoryLocationName": "reports",
+        "repositoryName": "__repository__",
+        "sensorName": sensor,
+    }
+
+    def evaluated() -> bool:
+        found = graphql(stack, SENSOR_TICKS, selector=selector, after=since)["sensorOrError"]
+        return any(t["status"] != "STARTED" for t in found["sensorState"]["ticks"])
+
+    eventually(evaluated, f"a tick of {sensor} after {since}")
 
 
 def test_a_ticket_export_runs_through_the_daemon_and_downloads(e2e_stack: Stack) -> None:
@@ -75,15 +122,13 @@ def test_a_request_made_while_dagster_is_down_runs_once_it_is_back(e2e_stack: St
             headers=auth("org_002"),
         )
         assert posted.status_code == 202
-        time.sleep(3)
         report_id = posted.json()["id"]
-        pending = httpx.get(
-            f"{e2e_stack.api_url}/api/wp-crm/reports/org_002/{report_id}", headers=auth("org_002")
-        ).json()
-        assert pending["status"] == "pending"
+        # Only a Dagster run can claim a report, so it stays pending while Dagster is down.
+        assert report_of(e2e_stack, "org_002", report_id)["status"] == "pending"
     finally:
         e2e_stack.start_dagster()
     report = wait_for(e2e_stack, "org_002", report_id, {"completed", "failed"})
     assert report["status"] == "completed", report["error"]
-    time.sleep(6)  # another sensor tick: it must not launch the request again
+    # The reconciler, evaluating the finished report again, does not launch it again.
+    sensor_evaluated_since(e2e_stack, "reconcile_reports", time.time())
     assert runs_of(e2e_stack, report_id) == 1

@@ -13,7 +13,8 @@ from dagster import DagsterEventType, DagsterInstance, RunsFilter
 from devstack import Stack
 from reports_pipeline.export import TAG_REPORT_ID
 from tests.conftest import BIG_ORG, auth
-from tests.test_e2e import runs_of, wait_for
+from tests.eventually import eventually
+from tests.test_e2e import report_of, runs_of, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -30,32 +31,32 @@ LAUNCH_WAIT_S = 300
 
 
 def wait_until_writing(stack: Stack, org: str, report_id: str, *, rows: bool = True) -> dict:
-    deadline = time.monotonic() + LAUNCH_WAIT_S
-    while time.monotonic() < deadline:
-        report = httpx.get(
-            f"{stack.api_url}/api/wp-crm/reports/{org}/{report_id}", headers=auth(org)
-        ).json()
-        if report["status"] == "processing" and (report["rows_written"] > 0 or not rows):
-            return report
+    def writing() -> dict | None:
+        report = report_of(stack, org, report_id)
         assert report["status"] in ("pending", "processing"), report
-        time.sleep(0.2)
-    raise AssertionError("the export never started writing")
+        started = report["status"] == "processing" and (report["rows_written"] > 0 or not rows)
+        return report if started else None
+
+    return eventually(writing, "the export starts writing", timeout_s=LAUNCH_WAIT_S, every_s=0.2)
 
 
 def run_worker_pid(stack: Stack, report_id: str) -> int:
     """The process running this report's export: the code server records its pid in the
     run's event log as it starts it ("Started process for run (pid: …)")."""
-    deadline = time.monotonic() + LAUNCH_WAIT_S
     with DagsterInstance.from_config(str(stack.dagster_home)) as instance:
-        while time.monotonic() < deadline:
+
+        def recorded() -> int | None:
             (run,) = instance.get_runs(filters=RunsFilter(tags={TAG_REPORT_ID: report_id}))
             for entry in instance.all_logs(run.run_id, of_type=DagsterEventType.ENGINE_EVENT):
                 if entry.message.startswith("Started process for run"):
                     event = entry.dagster_event
                     assert event is not None
                     return int(event.engine_event_data.metadata["pid"].value)  # type: ignore[arg-type]
-            time.sleep(0.2)
-    raise AssertionError("no run worker was recorded for the report")
+            return None
+
+        return eventually(
+            recorded, "the report's run worker is recorded", timeout_s=LAUNCH_WAIT_S, every_s=0.2
+        )
 
 
 def s3(stack: Stack):  # type: ignore[no-untyped-def]
@@ -143,14 +144,12 @@ def test_cancel_stops_a_running_export_and_leaves_nothing(e2e_stack: Stack) -> N
 
     # The run is terminated and its partial upload discarded; the report stays canceled.
     prefix = f"reports/{BIG_ORG}/{report_id}/"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+
+    def cleaned_up() -> bool:
         ended = run_statuses(e2e_stack, report_id) <= {"CANCELED", "FAILURE"}
-        if ended and not open_uploads(e2e_stack, prefix) and not objects(e2e_stack, prefix):
-            break
-        time.sleep(0.5)
-    else:
-        raise AssertionError(f"run {run_statuses(e2e_stack, report_id)} or files remain")
+        return ended and not open_uploads(e2e_stack, prefix) and not objects(e2e_stack, prefix)
+
+    eventually(cleaned_up, "the run ends and its partial upload is removed")
     report = httpx.get(f"{base}/{report_id}", headers=auth(BIG_ORG)).json()
     assert (report["status"], report["row_count"], report["error"]) == ("canceled", None, None)
     again = httpx.post(base, json={"type": "chat"}, headers=auth(BIG_ORG))

@@ -14,14 +14,15 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from devstack import BIN, REPO, Stack
 from tests.conftest import token
+from tests.eventually import eventually
 
 pytestmark = pytest.mark.e2e
 ORG = "org_004"
@@ -104,17 +105,13 @@ def test_a_generated_client_does_a_whole_export(e2e_stack: Stack, tmp_path: Path
         )
         created = api["request_export"].sync(organisation_id=ORG, client=client, body=body)
         assert isinstance(created, models.ReportCreated), created
-        deadline = time.monotonic() + 120
-        while (
-            report := api["get_export"].sync(
-                organisation_id=ORG, report_id=created.id, client=client
-            )
-        ).status in (
-            models.Status.PENDING,
-            models.Status.PROCESSING,
-        ):
-            assert time.monotonic() < deadline
-            time.sleep(1)
+        unfinished = (models.Status.PENDING, models.Status.PROCESSING)
+
+        def finished() -> Any:
+            found = api["get_export"].sync(organisation_id=ORG, report_id=created.id, client=client)
+            return None if found.status in unfinished else found
+
+        report = eventually(finished, "the generated client sees the export finish")
         assert report.status == models.Status.COMPLETED, report.error
         assert report.purpose == "client test"
         link = api["download_export"].sync(organisation_id=ORG, report_id=created.id, client=client)
