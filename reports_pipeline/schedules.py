@@ -244,7 +244,12 @@ class Schedules:
         if not paused and found.paused:
             values["next_due_at"] = next_due(found.cron, found.timezone, now or utcnow())
         with self.engine.begin() as conn:
-            conn.execute(schedules.update().where(schedules.c.id == schedule_id).values(values))
+            conn.execute(
+                schedules.update()
+                .where(schedules.c.id == schedule_id)
+                .where(schedules.c.organisation_id == organisation_id)
+                .values(values)
+            )
         return self.get(organisation_id, schedule_id)
 
     def due(self, now: datetime) -> list[ScheduleRow]:

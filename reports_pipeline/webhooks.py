@@ -244,15 +244,24 @@ class Webhooks:
             ).rowcount
             conn.execute(
                 deliveries.update()
-                .where(deliveries.c.webhook_id == webhook_id, deliveries.c.state == "pending")
+                .where(
+                    deliveries.c.organisation_id == organisation_id,
+                    deliveries.c.webhook_id == webhook_id,
+                    deliveries.c.state == "pending",
+                )
                 .values(state="failed", next_attempt_at=None)
             )
         return gone == 1
 
-    def deliveries_of(self, webhook_id: str, limit: int = 50) -> list[DeliveryRow]:
+    def deliveries_of(
+        self, organisation_id: str, webhook_id: str, limit: int = 50
+    ) -> list[DeliveryRow]:
         query = (
             deliveries.select()
-            .where(deliveries.c.webhook_id == webhook_id)
+            .where(
+                deliveries.c.organisation_id == organisation_id,
+                deliveries.c.webhook_id == webhook_id,
+            )
             .order_by(deliveries.c.created_at.desc(), deliveries.c.id)
             .limit(limit)
         )

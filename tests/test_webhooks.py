@@ -136,7 +136,7 @@ def test_an_endpoint_answering_500_then_200_gets_the_event_on_retry(
     assert [a.status_code for a in hooks.deliver_due(payload, now)] == [500]
     assert hooks.deliver_due(payload, now + timedelta(seconds=29)) == []  # not yet due
     assert [a.status_code for a in hooks.deliver_due(payload, now + timedelta(seconds=31))] == [200]
-    (delivery,) = hooks.deliveries_of(webhook.id)
+    (delivery,) = hooks.deliveries_of(webhook.organisation_id, webhook.id)
     assert delivery.state == "delivered"
     assert [(a.number, a.status_code) for a in delivery.attempts] == [(1, 500), (2, 200)]
     first, second = endpoint.received.get_nowait(), endpoint.received.get_nowait()
@@ -154,7 +154,7 @@ def test_retries_stop_24_hours_after_the_event(
     payload, at = report_payload(job_table), utcnow()
     for _ in range(40):
         hooks.deliver_due(payload, at)
-        (delivery,) = hooks.deliveries_of(webhook.id)
+        (delivery,) = hooks.deliveries_of(webhook.organisation_id, webhook.id)
         if delivery.next_attempt_at is None:
             break
         at = delivery.next_attempt_at
@@ -230,7 +230,7 @@ def test_a_name_that_resolves_to_a_private_address_is_refused_at_delivery_too(
     assert attempt.status_code is None
     assert attempt.error == "refused: the host resolves to a non-public address (127.0.0.1)"
     assert endpoint.received.empty()
-    (delivery,) = hooks.deliveries_of(webhook.id)
+    (delivery,) = hooks.deliveries_of(webhook.organisation_id, webhook.id)
     assert delivery.state == "pending"  # retried, and checked again each time
 
 

@@ -92,4 +92,5 @@ def list_deliveries(
     book = webhooks
     if book.get(organisation_id, webhook_id) is None:
         raise errors.WebhookNotFound()
-    return DeliveryListPublic(items=[DeliveryPublic.of(d) for d in book.deliveries_of(webhook_id)])
+    found = book.deliveries_of(organisation_id, webhook_id)
+    return DeliveryListPublic(items=[DeliveryPublic.of(d) for d in found])
