@@ -130,7 +130,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         conn.execute(sa.text("DELETE FROM schedule_firings"))
         for webhook_table in ("webhooks", "webhook_deliveries", "webhook_attempts"):
             conn.execute(sa.text(f"DELETE FROM {webhook_table}"))  # noqa: S608 - our names
-        conn.execute(sa.text("TRUNCATE audit_events"))  # row triggers refuse DELETE
+        # The service may not empty the trail; the tests, as the table's owner, may.
+        conn.execute(sa.text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_truncate"))
+        conn.execute(sa.text("TRUNCATE audit_events"))
+        conn.execute(sa.text("ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_truncate"))
     engine.dispose()
     return url
 

@@ -108,3 +108,23 @@ def test_events_cannot_be_rewritten_even_in_the_database(api: TestClient, statem
         conn.execute(sa.text(statement))
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM audit_events")).scalar_one() == 1
+
+
+def test_the_bypasses_of_row_triggers_are_refused_too(api: TestClient) -> None:
+    """SQLite's REPLACE deletes without firing DELETE triggers; PostgreSQL's TRUNCATE fires
+    no row trigger. Both are refused, and the event reads as it was."""
+    api.post(BASE, json=CHAT, headers=auth())
+    engine = job_table_of(api).engine
+    with engine.connect() as conn:
+        before = conn.execute(sa.text("SELECT * FROM audit_events")).one()
+    if engine.dialect.name == "sqlite":
+        columns = ", ".join(before._fields)
+        values = ", ".join(f":{c}" for c in before._fields)
+        statement = sa.text(f"INSERT OR REPLACE INTO audit_events ({columns}) VALUES ({values})")  # noqa: S608
+        params = {**before._asdict(), "actor_id": "someone else"}
+    else:
+        statement, params = sa.text("TRUNCATE audit_events"), {}
+    with pytest.raises(sa.exc.DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(statement, params)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT * FROM audit_events")).all() == [before]
