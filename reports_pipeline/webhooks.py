@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import secrets
 import socket
@@ -38,6 +37,7 @@ import sqlalchemy as sa
 from pydantic import AnyHttpUrl, Field
 from sqlalchemy.engine import Connection, Engine
 
+from reports_pipeline.addresses import is_public
 from reports_pipeline.filters import StrictModel
 from reports_pipeline.job_table import Requester, UTCDateTime, metadata, reports, utcnow
 from reports_pipeline.protection import PasswordBox
@@ -49,8 +49,6 @@ RETRY_FOR = timedelta(hours=24)
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=2)
 ATTEMPT_TIMEOUT_S = 5.0
-METADATA_ADDRESSES = {ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254")}
-
 webhooks = sa.Table(
     "webhooks",
     metadata,
@@ -119,8 +117,7 @@ def check_endpoint(url: str, *, local: bool) -> list[str]:
     if parts.scheme != "https":
         raise UnsafeEndpoint("the URL must be HTTPS")
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if ip in METADATA_ADDRESSES or not ip.is_global:
+        if not is_public(address):
             raise UnsafeEndpoint(f"the host resolves to a non-public address ({address})")
     return addresses
 

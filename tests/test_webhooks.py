@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
@@ -206,11 +207,33 @@ def resolving_to(address: str) -> Any:
         "https://169.254.169.254/latest/meta-data",
         "https://[::1]/x",
         "https://[fd00:ec2::254]/x",
+        "https://224.0.0.1/x",  # multicast
+        "https://[::ffff:127.0.0.1]/x",  # IPv4-mapped loopback
+        "https://[::127.0.0.1]/x",  # IPv4-compatible loopback
+        "https://[64:ff9b::7f00:1]/x",  # NAT64 of loopback
+        "https://[64:ff9b::a9fe:a9fe]/x",  # NAT64 of the metadata address
+        "https://[64:ff9b:1::a00:1]/x",  # local-use NAT64 prefix
+        "https://[2002:7f00:1::]/x",  # 6to4 of loopback
+        "https://[2002:a9fe:a9fe::]/x",  # 6to4 of the metadata address
     ],
 )
 def test_production_refuses_endpoints_that_are_not_public(url: str) -> None:
     with pytest.raises(UnsafeEndpoint):
         check_endpoint(url, local=False)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://93.184.216.34/x",
+        "https://[2606:2800:220:1:248:1893:25c8:1946]/x",
+        "https://[64:ff9b::5db8:d822]/x",  # NAT64 of 93.184.216.34
+        "https://[2002:5db8:d822::1]/x",  # 6to4 of 93.184.216.34
+    ],
+)
+def test_production_accepts_public_addresses_and_what_embeds_them(url: str) -> None:
+    (address,) = check_endpoint(url, local=False)
+    assert address == urlsplit(url).hostname
 
 
 def test_a_name_that_resolves_to_a_private_address_is_refused_at_delivery_too(
