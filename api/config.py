@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Self
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from reports_pipeline.settings import ServiceSettings
 
@@ -15,7 +15,7 @@ ALLOWED_ALGORITHMS = {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES2
 
 
 class ApiSettings(ServiceSettings):
-    jwt_secret: str | None = None
+    jwt_secret: str | None = Field(default=None, repr=False)
     jwt_public_key: str | None = None
     jwt_jwks_url: str | None = None
     jwt_algorithms: list[str] = ["HS256"]
