@@ -5,17 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from reports_pipeline.audit import ActorKind, AuditEvent, AuditRow
-from reports_pipeline.job_table import ReportRow, Status
+from reports_pipeline.contract import ReportPublic, RequestedBy
+from reports_pipeline.job_table import Status
 from reports_pipeline.reports import REPORT_TYPES
 from reports_pipeline.request import ReportRequest as ReportCreate
 from reports_pipeline.request import ReportTypeName, Selection, SelectionBase
 from reports_pipeline.schedules import ScheduleRow
 from reports_pipeline.webhooks import DeliveryRow, WebhookRow
 
-__all__ = ["ReportCreate", "ReportTypeName", "Selection"]
+__all__ = ["ReportCreate", "ReportPublic", "ReportTypeName", "RequestedBy", "Selection"]
 
 REQUEST_EXAMPLES = {
     name: {"summary": REPORT_TYPES[name].label, "value": REPORT_TYPES[name].example}
@@ -44,55 +45,6 @@ class ReportCreated(BaseModel):
     status: Status
     created_at: datetime
     link: Link
-
-
-class RequestedBy(BaseModel):
-    """A person: who asked for an export, or who canceled it."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    email: str | None
-    name: str | None
-
-
-class ReportPublic(BaseModel):
-    """An export and its state: `pending` → `processing` → `completed`, `failed` or
-    `canceled`."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: str
-    organisation_id: str
-    type: str
-    status: Status
-    format: str
-    purpose: str | None
-    password_protected: bool = Field(
-        description="The file is an AES-256 ZIP that opens with the request's password."
-    )
-    filters: dict[str, Any]
-    timezone: str
-    requested_by: RequestedBy
-    created_at: datetime
-    started_at: datetime | None
-    completed_at: datetime | None
-    canceled_at: datetime | None
-    canceled_by: RequestedBy | None
-    rows_expected: int | None = Field(
-        description="How many rows the export matches, once the run has counted them "
-        "(before it writes when its filters are all on the table's own columns, else at "
-        "completion); null before."
-    )
-    rows_written: int
-    row_count: int | None
-    file_size_bytes: int | None
-    file_name: str | None
-    error: str | None
-
-    @classmethod
-    def of(cls, row: ReportRow) -> ReportPublic:
-        return cls.model_validate(row, from_attributes=True)
 
 
 class ActorPublic(RequestedBy):

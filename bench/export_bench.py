@@ -82,8 +82,8 @@ def measure_pipeline(
     base.PUSHDOWN = pushdown == "on"
     contact_lookups.ONCE = lookups == "once"
 
+    from reports_pipeline.contract import JOB_NAME, run_config, run_tags
     from reports_pipeline.definitions import defs
-    from reports_pipeline.export import run_config, run_tags
     from reports_pipeline.job_table import JobTable, Requester, make_engine, migrate
     from reports_pipeline.lifecycle import Lifecycle
     from reports_pipeline.request import parse_request
@@ -109,7 +109,7 @@ def measure_pipeline(
         "job_table": JobTableResource(database_url=url),
     }
     started = time.monotonic()
-    result = defs.resolve_job_def("export_report").execute_in_process(
+    result = defs.resolve_job_def(JOB_NAME).execute_in_process(
         run_config=run_config(report.id),
         tags=run_tags(report),
         resources=resources,

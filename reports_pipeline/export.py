@@ -28,7 +28,7 @@ from dagster import (
 from pydantic import ValidationError
 
 from reports_pipeline.assets import ORGANISATIONS_PARTITIONS, export_key
-from reports_pipeline.audit import SCHEDULE_ACTOR
+from reports_pipeline.contract import EXPORT_OP, JOB_NAME, outcome_tag
 from reports_pipeline.formats import (
     FORMATS,
     FileFormat,
@@ -53,15 +53,6 @@ PROGRESS_EVERY_S = 2.0
 M_MMAP_THRESHOLD = -3
 LARGE_ALLOCATION = 1024 * 1024
 ENCODE_ROWS = 10_000
-TAG_ORGANISATION = "reports/organisation"
-TAG_TYPE = "reports/type"
-TAG_REPORT_ID = "reports/report_id"
-TAG_SCHEDULE = "reports/schedule"
-TAG_REQUESTED_BY = "reports/requested_by"
-TAG_REQUESTED_BY_NAME = "reports/requested_by_name"
-TAG_OUTCOME = "reports/outcome"  # the plain reason a run did not complete its report
-TAG_SCHEDULE = "reports/schedule"  # the schedule whose firing this is
-MAX_TAG_VALUE = 200
 
 
 class ExportConfig(Config):
@@ -70,36 +61,6 @@ class ExportConfig(Config):
     report_id: str
     # Rows per XLSX sheet: Excel's limit, lower only to try the sheet break on a small export.
     xlsx_sheet_rows: int = XLSX_SHEET_ROWS
-
-
-def run_config(report_id: str) -> dict:
-    """The run config of one report, as the API and the reconciler submit it."""
-    return {
-        "ops": {
-            "export": {"config": ExportConfig(report_id=report_id).model_dump(exclude_unset=True)}
-        }
-    }
-
-
-def run_tags(report: ReportRow) -> dict[str, str]:
-    """What a data engineer filters runs by in the Dagster UI."""
-    return {
-        TAG_ORGANISATION: report.organisation_id,
-        TAG_TYPE: report.type,
-        TAG_REPORT_ID: report.id,
-        TAG_REQUESTED_BY: report.requested_by.id[:MAX_TAG_VALUE],
-        TAG_REQUESTED_BY_NAME: (report.requested_by.name or report.requested_by.email or "")[
-            :MAX_TAG_VALUE
-        ],
-        **_schedule_tag(report),
-    }
-
-
-def _schedule_tag(report: ReportRow) -> dict[str, str]:
-    """A schedule's firings carry the schedule's id: one filter shows all of them."""
-    if not report.requested_by.id.startswith(SCHEDULE_ACTOR):
-        return {}
-    return {TAG_SCHEDULE: report.requested_by.id.removeprefix(SCHEDULE_ACTOR)}
 
 
 def file_name_for(report: ReportRow) -> str:
@@ -116,7 +77,7 @@ class ReportLost(Exception):
     """The run no longer owns its report: it was canceled, or failed by the reconciler."""
 
 
-@op(name="export", tags={"kind": "csv"})
+@op(name=EXPORT_OP, tags={"kind": "csv"})
 def export_op(
     context: OpExecutionContext,
     config: ExportConfig,
@@ -227,7 +188,7 @@ def _why_lost(job_table: JobTableResource, report_id: str) -> str:
 
 def _explain(context: OpExecutionContext, report: ReportRow, reason: str) -> None:
     """The plain reason, where a data engineer looks: a run tag and the log's last line."""
-    context.instance.add_run_tags(context.run_id, {TAG_OUTCOME: reason[:MAX_TAG_VALUE]})
+    context.instance.add_run_tags(context.run_id, outcome_tag(reason))
     context.log.error(f"report {report.id} did not complete: {reason}")
 
 
@@ -368,7 +329,7 @@ def _reason(error: BaseException, run_id: str) -> str:
 # One op: the in-process executor saves a second interpreter per run (~3 s on two cores),
 # and makes the run worker the process that exports, so losing it fails the run.
 @job(
-    name="export_report",
+    name=JOB_NAME,
     description="Export one recorded report request as a CSV file to the object store.",
     executor_def=in_process_executor,
 )

@@ -22,13 +22,14 @@ from dagster import (
     sensor,
 )
 
-from reports_pipeline.export import (
-    TAG_OUTCOME,
+from reports_pipeline.contract import (
     TAG_REPORT_ID,
-    export_report,
+    ReportPublic,
+    outcome_tag,
     run_config,
     run_tags,
 )
+from reports_pipeline.export import export_report
 from reports_pipeline.job_table import JobTable, ReportRow, Status, utcnow
 from reports_pipeline.reconcile import (
     Discard,
@@ -96,7 +97,7 @@ def _apply(
         by = report.canceled_by
         who = (by.name or by.email or by.id) if by else "an admin"
         for run_id in decision.run_ids:
-            context.instance.add_run_tags(run_id, {TAG_OUTCOME: f"Canceled by {who}"[:200]})
+            context.instance.add_run_tags(run_id, outcome_tag(f"Canceled by {who}"))
             context.instance.run_coordinator.cancel_run(run_id)
         context.log.info(f"report {report.id} was canceled: terminating {decision.run_ids}")
     elif isinstance(decision, Discard):
@@ -119,7 +120,7 @@ def _apply(
             report.id, decision.reason, run_id=decision.run_id, discarded=discarded
         )
         if marked and context.instance.has_run(decision.run_id):  # say why, on the run too
-            context.instance.add_run_tags(decision.run_id, {TAG_OUTCOME: decision.reason[:200]})
+            context.instance.add_run_tags(decision.run_id, outcome_tag(decision.reason))
         context.log.info(f"report {report.id} {'failed' if marked else 'had moved on'}")
 
 
@@ -167,7 +168,6 @@ def deliver_webhooks(context: SensorEvaluationContext, job_table: JobTableResour
 
 def report_payload(table: JobTable) -> Payload:
     """A delivery's body: its event and the report as the API shows it (`Report`)."""
-    from api.schemas import ReportPublic  # the API's shape is the contract's
 
     def payload(event_id: str, event: str, report_id: str, at: datetime) -> dict[str, Any]:
         report = table.get_by_id(report_id)

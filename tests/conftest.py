@@ -33,8 +33,8 @@ from api.config import ApiSettings
 from api.main import create_app
 from api.tokens import mint
 from devstack import REPO, Ports, Stack
+from reports_pipeline.contract import run_config, run_tags
 from reports_pipeline.definitions import defs
-from reports_pipeline.export import run_config, run_tags
 from reports_pipeline.job_table import (
     JobTable,
     ReportRow,

@@ -13,7 +13,7 @@ from dagster import DagsterInstance, DagsterRunStatus
 from playwright.sync_api import Page, expect
 
 from devstack import Stack
-from reports_pipeline.export import TAG_OUTCOME, TAG_REPORT_ID, run_config, run_tags
+from reports_pipeline.contract import TAG_OUTCOME, TAG_REPORT_ID, run_config, run_tags
 from reports_pipeline.job_table import JobTable, Requester, make_engine
 from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.request import parse_request

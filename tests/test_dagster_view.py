@@ -19,8 +19,8 @@ from reports_pipeline.assets import (
     observe_replica,
     replica_key,
 )
+from reports_pipeline.contract import TAG_OUTCOME
 from reports_pipeline.definitions import defs
-from reports_pipeline.export import TAG_OUTCOME
 from reports_pipeline.job_table import Requester
 from reports_pipeline.replica import ReplicaReader
 from reports_pipeline.reports import REPORT_TYPES

@@ -18,8 +18,8 @@ import pytest
 from botocore.exceptions import ClientError
 from dagster_aws.s3 import S3Resource
 
+from reports_pipeline.contract import run_config, run_tags
 from reports_pipeline.definitions import defs
-from reports_pipeline.export import run_config, run_tags
 from reports_pipeline.job_table import Requester, Status
 from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.resources import JobTableResource, ReplicaResource, ReportStoreResource

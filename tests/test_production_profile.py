@@ -13,7 +13,7 @@ import yaml
 from dagster import DagsterInstance, RunsFilter
 
 from devstack import REPO, Ports, Stack
-from reports_pipeline.export import TAG_REPORT_ID
+from reports_pipeline.contract import TAG_REPORT_ID
 from tests.conftest import SECRET, auth, fresh_database
 from tests.test_e2e import wait_for
 

@@ -27,7 +27,7 @@ from dagster._core.remote_origin import (
 from dagster_aws.s3 import S3Resource
 
 from devstack import REPO, Stack
-from reports_pipeline.export import TAG_OUTCOME, run_tags
+from reports_pipeline.contract import TAG_OUTCOME, run_tags
 from reports_pipeline.job_table import JobTable, ReportRow, Requester, Status, utcnow
 from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.reconcile import (
