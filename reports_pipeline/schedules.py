@@ -25,7 +25,7 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from dagster._utils.schedules import cron_string_iterator, is_valid_cron_string
+from croniter import CroniterBadDateError, croniter
 from pydantic import AfterValidator, Field
 from sqlalchemy.engine import Engine
 
@@ -43,7 +43,8 @@ from reports_pipeline.request import (
 )
 
 MAX_NAME = 200
-_RELATIVE = re.compile(r"^([+-]?\d{1,4}) (day|week|month|quarter|year)s? (start|end)$")
+_RELATIVE = re.compile(r"^([+-]?[0-9]{1,4}) (day|week|month|quarter|year)s? (start|end)$")
+_CRON_FIELDS = re.compile(r"[0-9A-Za-z*/,?#-]+( [0-9A-Za-z*/,?#-]+){4}")  # ASCII only
 _NAMESPACE = uuid.UUID("5b0c3c1e-6a55-4f0e-9a43-2f1f9c1b7d21")  # of firing report ids
 
 schedules = sa.Table(
@@ -77,8 +78,12 @@ firings = sa.Table(
 
 
 def _cron(value: str) -> str:
-    if not is_valid_cron_string(value):
+    if not (_CRON_FIELDS.fullmatch(value) and croniter.is_valid(value)):
         raise ValueError("not a cron expression of five fields (minute hour day month weekday)")
+    try:
+        next_due(value, "UTC", utcnow())
+    except CroniterBadDateError:
+        raise ValueError("this cron expression never falls on a real date") from None
     return value
 
 
@@ -139,10 +144,20 @@ def relative_day(today: date, n: int, unit: str, edge: str) -> date:
 
 
 def next_due(cron: str, timezone: str, after: datetime) -> datetime:
-    """The first due time strictly after `after`, as Dagster's own schedules count it
-    (wall-clock times in `timezone`, DST-correct)."""
-    start = after.timestamp() + 1e-6
-    return next(cron_string_iterator(start, cron, timezone)).astimezone(UTC)
+    """The first due time strictly after `after`: a wall-clock time in `timezone`. A time
+    the clocks skip is due when they jump past it; a time they repeat is due once, the
+    second time, unless the cron runs every hour (then each real hour counts)."""
+    every_hour = cron.split()[1] == "*"
+    times = croniter(cron, after.astimezone(ZoneInfo(timezone)))
+    while True:
+        due: datetime = times.get_next(datetime)
+        if every_hour or not _first_of_a_repeated_time(due):
+            return due.astimezone(UTC)
+
+
+def _first_of_a_repeated_time(local: datetime) -> bool:
+    first, second = local.replace(fold=0), local.replace(fold=1)
+    return first.utcoffset() != second.utcoffset() and local.utcoffset() == first.utcoffset()
 
 
 def firing_report_id(schedule_id: str, due_at: datetime) -> str:

@@ -180,6 +180,10 @@ def test_create_read_pause_resume_and_delete(api: TestClient) -> None:
     [
         {"cron": "every day"},
         {"cron": "0 6 1 * * *"},
+        {"cron": "0 0 31 4,6,9,11 *"},  # valid fields, but no such day ever comes
+        {"cron": "0 0 30 2 *"},
+        {"cron": "٠ 6 1 * *"},  # an Arabic-Indic zero: digits are ASCII
+        {"filters": {"created": {"from": "-١ month start"}}},
         {"timezone": "Mars/Olympus"},
         {"type": "invoice"},
         {"filters": {"created": {"from": "-1 fortnight start"}}},
