@@ -13,7 +13,7 @@ import pytest
 from dagster import DagsterInstance, RunsFilter
 
 from devstack import Stack
-from reports_pipeline.export import TAG_REPORT_ID
+from reports_pipeline.contract import TAG_ORGANISATION, TAG_REPORT_ID, TAG_TYPE
 from tests.conftest import auth
 from tests.eventually import eventually
 
@@ -106,6 +106,9 @@ def test_a_ticket_export_runs_through_the_daemon_and_downloads(e2e_stack: Stack)
     assert len(rows) - 1 == report["row_count"]
     assert {r[6] for r in rows[1:]} == {"high"}
     assert runs_of(e2e_stack, report["id"]) == 1
+    run = finished_run(e2e_stack, **{TAG_REPORT_ID: report["id"]})
+    assert "dagster/sensor_name" not in run.tags  # the API launched it, not the reconciler
+    assert run.tags[TAG_TYPE] == "ticket" and run.tags[TAG_ORGANISATION] == "org_001"
     ready = httpx.get(f"{api}/readyz").json()
     assert ready == {
         "status": "ready",

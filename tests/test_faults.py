@@ -11,7 +11,7 @@ import pytest
 from dagster import DagsterEventType, DagsterInstance, RunsFilter
 
 from devstack import Stack
-from reports_pipeline.export import TAG_REPORT_ID
+from reports_pipeline.contract import TAG_REPORT_ID
 from tests.conftest import BIG_ORG, auth
 from tests.eventually import eventually
 from tests.test_e2e import report_of, runs_of, wait_for
