@@ -60,6 +60,7 @@ audit_events = sa.Table(
     sa.Column("actor_name", sa.Text),
     sa.Column("request", sa.JSON, nullable=False),
     sa.Column("occurred_at", UTCDateTime, nullable=False),
+    sa.Index("audit_events_by_organisation", "organisation_id", "id"),
 )
 
 

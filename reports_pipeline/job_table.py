@@ -102,6 +102,25 @@ reports = sa.Table(
     # The file is a password-protected ZIP; the password, sealed, until the run used it.
     sa.Column("password_protected", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("sealed_password", sa.Text),
+    sa.Index("ix_reports_org_created", "organisation_id", "created_at", "id"),
+    sa.Index("ix_reports_run", "dagster_run_id"),
+    sa.Index("ix_reports_status_created", "status", "created_at"),
+    sa.Index("ix_reports_rate_limit", "organisation_id", "type", "status", "completed_at"),
+    # Belt and braces under the rate limit's lock: one active export per type per organisation.
+    sa.Index(
+        "ux_reports_one_active",
+        "organisation_id",
+        "type",
+        unique=True,
+        sqlite_where=sa.text("status IN ('pending', 'processing')"),
+        postgresql_where=sa.text("status IN ('pending', 'processing')"),
+    ),
+    sa.Index(
+        "ix_reports_undiscarded",
+        "created_at",
+        sqlite_where=sa.text("status IN ('failed', 'canceled') AND discarded_at IS NULL"),
+        postgresql_where=sa.text("status IN ('failed', 'canceled') AND discarded_at IS NULL"),
+    ),
 )
 
 
@@ -215,6 +234,13 @@ class ReportRow:
 
 class InvalidCursor(ValueError):
     pass
+
+
+def all_tables() -> sa.MetaData:
+    """Every table of the job table: each lives beside the code that writes it."""
+    from reports_pipeline import audit, schedules, webhooks  # noqa: F401 - they add theirs
+
+    return metadata
 
 
 def make_engine(url: str) -> Engine:

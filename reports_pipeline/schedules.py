@@ -63,6 +63,7 @@ schedules = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("paused", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("next_due_at", UTCDateTime, nullable=False),
+    sa.Index("schedules_by_due_time", "paused", "next_due_at"),
 )
 
 firings = sa.Table(

@@ -75,6 +75,7 @@ deliveries = sa.Table(
     sa.Column("state", sa.String(16), nullable=False),  # pending | delivered | failed
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Column("next_attempt_at", UTCDateTime),
+    sa.Index("webhook_deliveries_due", "state", "next_attempt_at"),
 )
 
 attempts = sa.Table(

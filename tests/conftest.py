@@ -40,6 +40,7 @@ from reports_pipeline.job_table import (
     ReportRow,
     Requester,
     Status,
+    all_tables,
     make_engine,
     migrate,
     utcnow,
@@ -125,11 +126,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     engine = make_engine(url)
     migrate(engine)
     with engine.begin() as conn:
-        conn.execute(sa.text("DELETE FROM reports"))
-        conn.execute(sa.text("DELETE FROM schedules"))
-        conn.execute(sa.text("DELETE FROM schedule_firings"))
-        for webhook_table in ("webhooks", "webhook_deliveries", "webhook_attempts"):
-            conn.execute(sa.text(f"DELETE FROM {webhook_table}"))  # noqa: S608 - our names
+        for table in reversed(all_tables().sorted_tables):
+            if table.name != "audit_events":
+                conn.execute(table.delete())
         # The service may not empty the trail; the tests, as the table's owner, may.
         conn.execute(sa.text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_truncate"))
         conn.execute(sa.text("TRUNCATE audit_events"))
