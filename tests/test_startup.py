@@ -110,8 +110,10 @@ def test_a_second_migrator_waits_for_the_first_and_then_finds_nothing_to_do() ->
             config.attributes["connection"] = first
             command.upgrade(config, "head")  # done, not yet committed
             waiting = threading.Thread(target=migrate_too)
-            waiting.start()
-            wait_until_another_session_waits(engine)
+            with engine.connect() as watcher:
+                assert sessions_waiting(watcher) == 0  # read once before the second starts
+                waiting.start()
+                wait_until_another_session_waits(watcher)
             assert second == {}  # it waits for the first to commit
         waiting.join(timeout=60)
         assert second == {"done": True}, second
@@ -121,15 +123,22 @@ def test_a_second_migrator_waits_for_the_first_and_then_finds_nothing_to_do() ->
         engine.dispose()
 
 
-def wait_until_another_session_waits(engine: sa.Engine, timeout_s: float = 30) -> None:
-    """Until a session waits for a lock (PostgreSQL says so): with the migration lock, the
-    second migrator waits for it; without, for the first one's uncommitted tables."""
+def sessions_waiting(conn: sa.Connection) -> int:
+    """Sessions of this database waiting for a lock, as PostgreSQL sees them now. A
+    transaction sees pg_stat_activity as it was at its first read, so each read is its own."""
     query = sa.text(
         "SELECT count(*) FROM pg_stat_activity "
         "WHERE datname = current_database() AND wait_event_type = 'Lock'"
     )
+    waiting: int = conn.execute(query).scalar_one()
+    conn.rollback()
+    return waiting
+
+
+def wait_until_another_session_waits(conn: sa.Connection, timeout_s: float = 30) -> None:
+    """Until a session waits for a lock: with the migration lock, the second migrator
+    waits for it; without, for the first one's uncommitted tables."""
     deadline = time.monotonic() + timeout_s
-    with engine.connect() as conn:
-        while conn.execute(query).scalar_one() == 0:
-            assert time.monotonic() < deadline, "the second migrator never waited"
-            time.sleep(0.05)
+    while sessions_waiting(conn) == 0:
+        assert time.monotonic() < deadline, "the second migrator never waited"
+        time.sleep(0.05)
