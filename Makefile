@@ -4,13 +4,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test test-tools lint typecheck check bench replica clean
+.PHONY: up test test-tools lint typecheck check bench replica clean lock
 
-$(STAMP): pyproject.toml
+# Every version comes from requirements.lock; `make lock` writes it again from pyproject.toml.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[local,dev]"
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra local --extra dev --universal \
+	  --python-version 3.11 --quiet -o requirements.lock
 
 up: $(STAMP)
 	$(BIN)/python -m devstack
