@@ -22,10 +22,11 @@ import httpx
 import jwt
 
 from devstack import Ports, Stack
+from reports_pipeline.reports import REPORT_TYPES
 from warehouse.generate import ReplicaSpec, generate
 
 SECRET = "latency-bench-secret-that-is-long-enough"  # noqa: S105 - a local test key
-TYPES = ["ticket", "call_log", "contact", "chat", "goal"]
+TYPES = list(REPORT_TYPES)
 POLL_S = 0.05
 DEADLINE_S = 120
 

@@ -22,10 +22,16 @@ from pydantic import (
 )
 
 from reports_pipeline.filters import ReportFilters, StrictModel
+from reports_pipeline.formats import FORMATS
 from reports_pipeline.reports import REPORT_TYPES
 
-ReportTypeName = Literal["chat", "contact", "ticket", "call_log", "goal", "message"]
-FileFormat = Literal["csv", "csv_gz", "xlsx", "parquet", "jsonl"]
+# The names the API accepts are the registries' keys (the OpenAPI document lists them).
+if TYPE_CHECKING:
+    ReportTypeName = str
+    FileFormat = str
+else:
+    ReportTypeName = Literal[tuple(REPORT_TYPES)]
+    FileFormat = Literal[tuple(FORMATS)]
 MAX_PURPOSE = 500
 
 

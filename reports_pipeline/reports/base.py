@@ -85,6 +85,8 @@ class ReportType:
     build: ExportBuilder
     reads: frozenset[str]  # the replica tables an export of this type may read
     example: dict[str, Any] = field(default_factory=dict)
+    # The date filter a "last month" means (the page's default, a schedule's span).
+    date_filter: str = "created"
     # A sliced type's base table, which also counts its matching rows up front.
     base: BaseTable | None = None
     # Otherwise, where the type can, the count of its matching rows without building it.

@@ -110,6 +110,7 @@ def build(reader: ReplicaReader, filters: CallLogFilters, tz: str, slice_rows: i
 
 REPORT = ReportType(
     name="call_log",
+    date_filter="date",
     reads=frozenset(("call_logs", "contacts", "team_members", "telephony_accounts")),
     label="Call Log",
     description="Inbound and outbound calls with durations, outcome and recording.",

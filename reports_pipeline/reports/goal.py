@@ -309,6 +309,7 @@ def count(reader: ReplicaReader, filters: GoalFilters, tz: str) -> Matching:
 
 REPORT = ReportType(
     name="goal",
+    date_filter="event_date",
     reads=frozenset(
         (
             "bot_sessions",

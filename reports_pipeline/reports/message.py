@@ -149,6 +149,7 @@ def build(reader: ReplicaReader, filters: MessageFilters, tz: str, slice_rows: i
 
 REPORT = ReportType(
     name="message",
+    date_filter="sent",
     reads=frozenset(("messages", *chat.REPORT.reads)),
     label="Message",
     description="Conversation transcripts: every message of the chosen chats, with who sent "
