@@ -14,16 +14,23 @@ from api.launcher import DagsterLauncher
 from api.limits import BodySizeLimit
 from api.routes import docs, health, page, reports, schedules, webhooks
 from reports_pipeline.audit import AuditTrail
+from reports_pipeline.formats import FORMATS
 from reports_pipeline.job_table import JobTable, make_engine, migrate
 from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.protection import PasswordBox
+from reports_pipeline.reports import REPORT_TYPES
 from reports_pipeline.schedules import Schedules
 from reports_pipeline.storage import ReportStore, make_s3_client
 from reports_pipeline.webhooks import Webhooks
 
-DESCRIPTION = """
-On-demand exports (CSV, csv.gz, XLSX, Parquet, JSON Lines) of the CRM's Chat, Contact,
-Ticket, Call-Log, Goal and Message data.
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+DESCRIPTION = f"""
+On-demand exports ({", ".join(f.label for f in FORMATS.values())}) of the CRM's
+{_listed([t.label for t in REPORT_TYPES.values()])} data.
 Request an export, poll it, then fetch a one-hour download link; cancel it while it runs.
 The audit trail records who exported what, when and why.
 Every call needs `Authorization: Bearer <JWT>` with `sub`, `org_id`, `role` and `exp`.

@@ -68,3 +68,9 @@ def test_the_page_offers_the_registered_formats() -> None:
 
 def test_the_bench_measures_every_type() -> None:
     assert list(BENCH_TYPES) == list(REPORT_TYPES)
+
+
+def test_the_api_description_names_every_type_and_format(api: TestClient) -> None:
+    described = api.get("/openapi.json").json()["info"]["description"]
+    for named in [*REPORT_TYPES.values(), *FORMATS.values()]:
+        assert named.label and named.label in described

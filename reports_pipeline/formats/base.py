@@ -40,6 +40,7 @@ class FileFormat:
     encode: Encoder
     # Whether a ZIP around it is worth deflating (text), or only stores it (already packed).
     compressible: bool = False
+    label: str = ""  # as the API's description names it
 
 
 def local_time(column: pl.Expr, dtype: pl.DataType, tz: str) -> pl.Expr:

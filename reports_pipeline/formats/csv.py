@@ -69,4 +69,6 @@ def encode(columns: Sequence[str], pieces: Iterable[pl.DataFrame], options: File
         yield encode_batch(piece, options.timezone)
 
 
-FORMAT = FileFormat("csv", ".csv", "text/csv; charset=utf-8", encode, compressible=True)
+FORMAT = FileFormat(
+    "csv", ".csv", "text/csv; charset=utf-8", encode, compressible=True, label="CSV"
+)

@@ -22,4 +22,4 @@ def encode(columns: Sequence[str], pieces: Iterable[pl.DataFrame], options: File
     yield packer.flush()
 
 
-FORMAT = FileFormat("csv_gz", ".csv.gz", "application/gzip", encode)
+FORMAT = FileFormat("csv_gz", ".csv.gz", "application/gzip", encode, label="csv.gz")

@@ -31,5 +31,10 @@ def encode(columns: Sequence[str], pieces: Iterable[pl.DataFrame], options: File
 
 
 FORMAT = FileFormat(
-    "jsonl", ".jsonl", "application/jsonl; charset=utf-8", encode, compressible=True
+    "jsonl",
+    ".jsonl",
+    "application/jsonl; charset=utf-8",
+    encode,
+    compressible=True,
+    label="JSON Lines",
 )

@@ -53,4 +53,6 @@ def _stable(
         yield pl.DataFrame(schema={name: pl.String for name in columns})
 
 
-FORMAT = FileFormat("parquet", ".parquet", "application/vnd.apache.parquet", encode)
+FORMAT = FileFormat(
+    "parquet", ".parquet", "application/vnd.apache.parquet", encode, label="Parquet"
+)

@@ -110,5 +110,9 @@ def _cell_writer(sheet: Worksheet, dtype: pl.DataType, stamp: Any) -> CellWriter
 
 
 FORMAT = FileFormat(
-    "xlsx", ".xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", encode
+    "xlsx",
+    ".xlsx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    encode,
+    label="XLSX",
 )
