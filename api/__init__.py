@@ -1,1 +1,1 @@
-"""The partner API: the front door of the export service (spec/api.md)."""
+"""The partner API: the front door of the export service (docs/api.md)."""

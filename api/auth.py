@@ -1,4 +1,4 @@
-"""Bearer-token authentication and the reports role check (spec/api.md, "Authentication")."""
+"""Bearer-token authentication and the reports role check (docs/api.md, "Who may call it")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Domain errors carry the exact text of spec/api.md; one set of handlers maps them to HTTP."""
+"""Domain errors carry the exact text of docs/api.md; one set of handlers maps them to HTTP."""
 
 from __future__ import annotations
 

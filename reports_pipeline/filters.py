@@ -1,4 +1,5 @@
-"""The filter vocabulary shared by every report type (spec/reports.md, "Filter vocabulary").
+"""The filter vocabulary shared by every report type (docs/report-types.md, "How filters
+are written").
 
 Each filter is a typed model that compiles to one Polars expression. Nothing here does
 I/O or touches SQL: user text only ever becomes a literal value in an expression.

@@ -1,4 +1,4 @@
-"""The partner API through its real job table and S3 server (spec/api.md)."""
+"""The partner API through its real job table and S3 server (docs/api.md)."""
 
 from __future__ import annotations
 

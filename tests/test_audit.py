@@ -1,4 +1,4 @@
-"""The audit trail through the real API, on SQLite and PostgreSQL (spec/api.md, "Audit
+"""The audit trail through the real API, on SQLite and PostgreSQL (docs/api.md, "Audit
 trail"): every request, start, completion, failure, cancel and download link, newest
 first, organisation-scoped, append-only."""
 

@@ -1,4 +1,4 @@
-"""The JWT attack matrix and the role rules (spec/api.md, "Authentication")."""
+"""The JWT attack matrix and the role rules (docs/api.md, "Who may call it")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The CSV encoding of every export (spec/reports.md, "The CSV file")."""
+"""The CSV encoding of every export (docs/files.md, "The CSV file")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The reports endpoints (spec/api.md, "Endpoints")."""
+"""The reports endpoints (docs/api.md, "Endpoints")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""call_log: the Calls page (spec/reports.md, "call_log")."""
+"""call_log: the Calls page (docs/report-types.md, "call_log")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""chat: the Home inbox (spec/reports.md, "chat").
+"""chat: the Home inbox (docs/report-types.md, "chat").
 
 Each slice of chats (in created_at, chat_id order) reads only its own related rows
 (assignees, teams, labels, notes, tickets, bot sessions, messages), so memory stays flat

@@ -1,4 +1,4 @@
-"""contact: the Contacts page (spec/reports.md, "contact")."""
+"""contact: the Contacts page (docs/report-types.md, "contact")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""goal: Bot Journey goals, one row per matched chat's latest session (spec/reports.md, "goal").
+"""goal: Bot Journey goals, one row per matched chat's latest session (docs/report-types.md,
+"goal").
 
 The shape is found per run: a first pass over the matched sessions finds N (the largest
 goal-event count) and T(i) (the tracker names recorded at position i); the second pass

@@ -1,4 +1,4 @@
-"""message: conversation transcripts, one row per message (spec/reports.md, "message").
+"""message: conversation transcripts, one row per message (docs/report-types.md, "message").
 
 The chats are chosen exactly as the chat export chooses them (its filters, its order):
 this type reads the chat export's batches and, for each, the messages of those chats.

@@ -1,4 +1,4 @@
-"""ticket: the Tickets page (spec/reports.md, "ticket")."""
+"""ticket: the Tickets page (docs/report-types.md, "ticket")."""
 
 from __future__ import annotations
 
