@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test test-tools lint typecheck check bench replica clean lock
+.PHONY: up test test-fast test-tools lint typecheck check bench replica clean lock
 
 # Every version comes from requirements.lock; `make lock` writes it again from pyproject.toml.
 $(STAMP): pyproject.toml requirements.lock
@@ -34,6 +34,10 @@ test-tools:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium 7zip >/dev/null; \
 	  else echo "the tests need Chromium and 7-Zip: sudo apt-get install chromium 7zip"; fi; }
 	@[ -f node_modules/axe-core/axe.min.js ] || npm ci --silent --no-audit --no-fund
+
+# The tests that need no service (filters, columns, CSV encoding, cron, decisions, layers).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m fast
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

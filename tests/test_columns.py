@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import polars as pl
+import pytest
 
 from reports_pipeline.columns import Column, fixed, headed
+
+pytestmark = pytest.mark.fast  # needs no service: make test-fast
 
 STATIC = fixed({"Contact ID": pl.col("id"), "Email": pl.col("email")})
 

@@ -12,6 +12,8 @@ from dagster._utils.schedules import cron_string_iterator  # the former implemen
 
 from reports_pipeline.schedules import next_due
 
+pytestmark = pytest.mark.fast  # needs no service: make test-fast
+
 # Zones whose clocks change at 01:00–03:00 local time, or never. Two kinds are left out
 # because Dagster's own answer is not a wall-clock time there: zones that change at
 # midnight, like Havana and Santiago (Dagster moves a skipped 00:30 to 01:30 and fires a

@@ -7,8 +7,11 @@ import io
 from datetime import UTC, datetime
 
 import polars as pl
+import pytest
 
 from reports_pipeline.formats.csv import BOM, encode_batch, header_bytes
+
+pytestmark = pytest.mark.fast  # needs no service: make test-fast
 
 
 def read(data: bytes) -> list[list[str]]:

@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.fast  # needs no service: make test-fast
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -90,6 +90,7 @@ PENDING, PROCESSING, CANCELED, FAILED = (
 QUEUED_OR_STARTING = Wait("its run is queued or starting")
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "report,runs,decision",
     [

@@ -42,6 +42,7 @@ def utc(*parts: int) -> datetime:
     return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("cron", "tz", "after", "due"),
     [
@@ -61,6 +62,7 @@ def test_due_times_are_wall_clock_times_in_the_schedules_zone(
     assert next_due(cron, tz, after) == due
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     ("text", "today", "expected"),
     [
