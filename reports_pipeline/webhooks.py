@@ -49,6 +49,10 @@ RETRY_FOR = timedelta(hours=24)
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_WAIT = timedelta(hours=2)
 ATTEMPT_TIMEOUT_S = 5.0
+# A sensor tick must end within Dagster's limit (60 s by default): a tick starts attempts
+# for this long, and the due deliveries it did not reach wait for the next tick.
+TICK_BUDGET_S = 30.0
+SENDERS = 16
 webhooks = sa.Table(
     "webhooks",
     metadata,
@@ -267,9 +271,14 @@ class Webhooks:
             rows = conn.execute(query).all()
             return [self._delivery(conn, row) for row in rows]
 
-    def deliver_due(self, payload: Payload, now: datetime | None = None) -> list[Attempt]:
-        """Send every pending delivery that is due, all at once; record each attempt."""
+    def deliver_due(
+        self, payload: Payload, now: datetime | None = None, budget_s: float = TICK_BUDGET_S
+    ) -> list[Attempt]:
+        """Send the pending deliveries that are due, many at once, and record each attempt.
+        An attempt starts only while it can end within `budget_s` (its own timeout
+        included); those left over are the next call's."""
         now = now or utcnow()
+        last_start = time.monotonic() + budget_s - ATTEMPT_TIMEOUT_S
         query = (
             sa.select(deliveries, webhooks.c.url, webhooks.c.sealed_secret)
             .join(webhooks, webhooks.c.id == deliveries.c.webhook_id)
@@ -281,8 +290,13 @@ class Webhooks:
             due = conn.execute(query).all()
         if not due:
             return []
-        with ThreadPoolExecutor(min(16, len(due)), thread_name_prefix="webhook") as pool:
-            return list(pool.map(lambda row: self._attempt(row, payload, now), due))
+
+        def attempt(row: sa.Row[Any]) -> Attempt | None:
+            in_time = time.monotonic() <= last_start
+            return self._attempt(row, payload, now) if in_time else None
+
+        with ThreadPoolExecutor(min(SENDERS, len(due)), thread_name_prefix="webhook") as pool:
+            return [tried for tried in pool.map(attempt, due) if tried is not None]
 
     def _attempt(self, row: sa.Row[Any], payload: Payload, now: datetime) -> Attempt:
         m = row._mapping

@@ -9,6 +9,7 @@ import queue
 import re
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,7 +34,12 @@ from tests.conftest import auth, token
 class Receiver:
     """An HTTP endpoint on loopback that records deliveries and answers from a script."""
 
-    def __init__(self, answers: list[int] | None = None, hold: threading.Event | None = None):
+    def __init__(
+        self,
+        answers: list[int] | None = None,
+        hold: threading.Event | None = None,
+        answer_after_s: float = 0.0,
+    ):
         self.answers, self.hold = list(answers or []), hold
         self.received: queue.Queue[tuple[dict[str, str], bytes]] = queue.Queue()
         receiver = self
@@ -44,6 +50,7 @@ class Receiver:
                 receiver.received.put((dict(self.headers), body))
                 if receiver.hold is not None:
                     receiver.hold.wait(30)
+                time.sleep(answer_after_s)  # a slow receiver, not a wait of the test's
                 self.send_response(receiver.answers.pop(0) if receiver.answers else 200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -188,6 +195,27 @@ def test_a_hanging_endpoint_does_not_hold_up_another_organisations_delivery(
     finally:
         release.set()
         tick.join()
+
+
+def test_no_tick_runs_past_its_budget_and_every_delivery_still_happens(
+    job_table: JobTable, receivers: list[Receiver]
+) -> None:
+    hooks, slow = book(job_table), receiver(receivers, answer_after_s=0.25)
+    for _ in range(500):
+        hooks.register(
+            "org_001", WebhookCreate(url=slow.url, events=["report.completed"]), Requester("u")
+        )
+    completed(job_table)  # one event, 500 due deliveries
+    payload, budget_s, ticks, tried = report_payload(job_table), 6.0, [], 0
+    while tried < 500 and len(ticks) < 60:
+        started = time.monotonic()
+        attempts = hooks.deliver_due(payload, budget_s=budget_s)
+        ticks.append(time.monotonic() - started)
+        assert all(a.error is None for a in attempts)
+        tried += len(attempts)
+    assert tried == 500 and slow.received.qsize() == 500  # each delivered once
+    assert max(ticks) < budget_s + 1.0  # attempts start only while they can end in time
+    assert len(ticks) > 1  # the budget did end ticks with deliveries left for the next
 
 
 def resolving_to(address: str) -> Any:
