@@ -21,12 +21,12 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from croniter import CroniterBadDateError, croniter
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, create_model
 from sqlalchemy.engine import Engine
 
 from reports_pipeline.audit import SCHEDULE_ACTOR
@@ -34,8 +34,6 @@ from reports_pipeline.filters import StrictModel
 from reports_pipeline.job_table import Requester, UTCDateTime, metadata, reports, utcnow
 from reports_pipeline.lifecycle import CompletedRecently, Lifecycle, ReportInProgress
 from reports_pipeline.request import (
-    FileFormat,
-    Purpose,
     ReportTypeName,
     RequestBase,
     Timezone,
@@ -91,23 +89,38 @@ def _cron(value: str) -> str:
 Cron = Annotated[str, Field(max_length=100, examples=["0 6 1 * *"]), AfterValidator(_cron)]
 
 
-class ScheduleCreate(StrictModel):
-    """A recurring export: the fields of an export request, a cron and a name."""
-
+class _Schedule(StrictModel):
     name: str = Field(min_length=1, max_length=MAX_NAME, examples=["Last month's chats"])
     cron: Cron
     type: ReportTypeName
-    timezone: Timezone = "UTC"
+    timezone: Timezone = "UTC"  # the cron's zone, and the request's
+    # Checked against the type's filters when it fires; bounds may be relative.
     filters: dict[str, Any] = Field(
         default_factory=dict,
         description="The type's filters; date bounds may be relative ('-1 month start').",
     )
-    format: FileFormat = "csv"
-    purpose: Purpose | None = None
 
     def request_at(self, due_at: datetime) -> RequestBase:
         """The export request of the firing due at `due_at` (its dates resolved)."""
         return request_at(self.model_dump(exclude={"name", "cron"}), due_at)
+
+
+# Every other field of an export request, as the request declares it: a new request field
+# is a schedule field too. A password is not: a schedule keeps no secret.
+_REQUEST_FIELDS: dict[str, Any] = {
+    name: (field.annotation, field)
+    for name, field in RequestBase.model_fields.items()
+    if name not in _Schedule.model_fields and name != "password"
+}
+if TYPE_CHECKING:
+    ScheduleCreate = _Schedule
+else:
+    ScheduleCreate = create_model(
+        "ScheduleCreate",
+        __base__=_Schedule,
+        __doc__="A recurring export: the fields of an export request, a cron and a name.",
+        **_REQUEST_FIELDS,
+    )
 
 
 def request_at(document: dict[str, Any], due_at: datetime) -> RequestBase:
