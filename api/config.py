@@ -47,6 +47,11 @@ class ApiSettings(ServiceSettings):
             )
         ):
             raise ValueError("REPORTS_JWT_SECRET must be a real secret of 32+ characters")
+        if self.env == "production" and not (self.jwt_issuer and self.jwt_audience):
+            # Else a token another service got from the same identity provider works here.
+            raise ValueError(
+                "REPORTS_JWT_ISSUER and REPORTS_JWT_AUDIENCE must be set in production"
+            )
         if wants_hmac and not self.jwt_secret:
             raise ValueError("an HS algorithm is allowed but REPORTS_JWT_SECRET is not set")
         if wants_public and not (self.jwt_public_key or self.jwt_jwks_url):

@@ -174,7 +174,17 @@ def test_production_refuses_to_start_with_a_placeholder_secret() -> None:
         ApiSettings(env="production", jwt_secret="changeme", file_password_key=key)
     with pytest.raises(ValueError, match="REPORTS_JWT_SECRET"):
         ApiSettings(env="production", file_password_key=key)
-    ApiSettings(env="production", jwt_secret="x" * 40, file_password_key=key)
+    ApiSettings(env="production", jwt_secret="x" * 40, file_password_key=key, **TOKEN_ORIGIN)
+
+
+TOKEN_ORIGIN = {"jwt_issuer": "https://id.example.com", "jwt_audience": "reports"}
+
+
+@pytest.mark.parametrize("left_out", ["jwt_issuer", "jwt_audience"])
+def test_production_checks_whose_tokens_it_takes(left_out: str) -> None:
+    origin = {k: v for k, v in TOKEN_ORIGIN.items() if k != left_out}
+    with pytest.raises(ValueError, match=left_out.upper()):
+        ApiSettings(env="production", jwt_secret="x" * 40, file_password_key="k" * 40, **origin)
 
 
 def test_production_refuses_the_local_file_password_key() -> None:
