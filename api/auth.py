@@ -17,6 +17,7 @@ from reports_pipeline.replica import ORG_ID_PATTERN
 Role = Literal["owner", "admin", "user"]
 REPORT_ROLES = {"owner", "admin"}
 
+MAX_TOKEN_CHARS = 8192  # a real token is well under 2 KiB; no key work for a longer one
 bearer = HTTPBearer(auto_error=False, description="JWT issued for one organisation")
 
 
@@ -97,6 +98,8 @@ async def current_principal(
         raise NotAuthenticated()
     if credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise InvalidToken()
+    if len(credentials.credentials) > MAX_TOKEN_CHARS:
+        raise InvalidToken(reason=f"longer than {MAX_TOKEN_CHARS} characters")
     return decode_token(credentials.credentials, settings)
 
 
