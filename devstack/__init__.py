@@ -210,12 +210,12 @@ class Stack:
                 "--port",
                 str(self.ports.api),
                 "--no-access-log",
-                # h11 refuses a request whose head is over 16 KiB (431); httptools has no
-                # limit of its own.
+                # h11 refuses a request head over 64 KiB (the longest valid token is ~25
+                # KiB); httptools has no limit of its own.
                 "--http",
                 "h11",
                 "--h11-max-incomplete-event-size",
-                str(16 * 1024),
+                str(64 * 1024),
                 "--workers",
                 str(API_WORKERS),
             ],

@@ -26,6 +26,7 @@ from pydantic import (
     PlainValidator,
     TypeAdapter,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
@@ -41,6 +42,14 @@ class StrictModel(BaseModel):
     never coerced (`"true"` is not a flag, `"5"` is not an id)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL cannot store NUL in text; SQLite would, and then show it everywhere.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 Text = Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]

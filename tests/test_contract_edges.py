@@ -283,3 +283,25 @@ def test_a_small_chunked_body_goes_through(api: TestClient) -> None:
     assert answer.status_code == 422  # a search longer than 200 characters is refused...
     answer = api.post(BASE, content=chunks(100), headers=headers)
     assert answer.status_code == 202  # ...and a shorter one is read whole
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/schedules", {"name": "a\x00b", "cron": "0 6 1 * *", "type": "chat"}, "name"),
+        (
+            "/schedules",
+            {"name": "x", "cron": "0 6 1 * *", "type": "chat", "purpose": "\x00"},
+            "purpose",
+        ),
+        ("", {"type": "chat", "purpose": "p\x00q"}, "purpose"),
+        ("", {"type": "chat", "filters": {"search": "a\x00"}}, "search"),
+    ],
+)
+def test_a_nul_in_any_text_is_refused_on_its_field_on_both_back_ends(
+    api: TestClient, path: str, body: dict[str, Any], field: str
+) -> None:
+    answer = api.post(BASE + path, json=body, headers=auth())
+    assert answer.status_code == 422, answer.text
+    (error,) = answer.json()["detail"]
+    assert error["loc"][-1] == field and "NUL" in error["msg"]
