@@ -67,9 +67,7 @@ class DagsterLauncher:
                     "tags": [{"key": k, "value": v} for k, v in run_tags(report).items()]
                 },
             }
-            answer = self._graphql(LAUNCH, {"executionParams": params})["launchRun"]
-            if answer["__typename"] != "LaunchRunSuccess":
-                raise DagsterUnavailable(f"{answer['__typename']}: {answer.get('message', '')}")
+            answer = self._mutate(LAUNCH, {"executionParams": params}, "launchRun")
             return str(answer["run"]["runId"])
         except Exception as error:  # any failure to reach Dagster leaves it to the sensor
             self._log_unreachable(f"launch report {report.id}", error)
@@ -79,9 +77,7 @@ class DagsterLauncher:
         """Ask Dagster to stop a canceled report's run now; the reconciler does it on its
         next tick if Dagster cannot be reached."""
         try:
-            answer = self._graphql(TERMINATE, {"runId": run_id})["terminateRun"]
-            if answer["__typename"] != "TerminateRunSuccess":
-                raise DagsterUnavailable(f"{answer['__typename']}: {answer.get('message', '')}")
+            self._mutate(TERMINATE, {"runId": run_id}, "terminateRun")
         except Exception as error:
             self._log_unreachable(f"terminate run {run_id}", error)
 
@@ -99,6 +95,13 @@ class DagsterLauncher:
                     "pipelineName": JOB_NAME,
                 }
         raise DagsterUnavailable(f"no code location has the {JOB_NAME} job loaded")
+
+    def _mutate(self, document: str, variables: dict[str, Any], field: str) -> dict[str, Any]:
+        """The mutation's answer if it is the `…Success` type; raises with its message."""
+        answer: dict[str, Any] = self._graphql(document, variables)[field]
+        if not answer["__typename"].endswith("RunSuccess"):
+            raise DagsterUnavailable(f"{answer['__typename']}: {answer.get('message', '')}")
+        return answer
 
     def _graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         answer = httpx.post(
