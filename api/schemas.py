@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from reports_pipeline.audit import ActorKind, AuditEvent, AuditRow
+from reports_pipeline.audit import ActorKind, AuditEvent, AuditRow, Verdict
 from reports_pipeline.contract import ReportPublic, RequestedBy
 from reports_pipeline.job_table import Status
 from reports_pipeline.reports import REPORT_TYPES
@@ -83,6 +83,25 @@ class AuditEventPublic(BaseModel):
             format=request.get("format", "csv"),
             purpose=request.get("purpose"),
             occurred_at=row.occurred_at,
+        )
+
+
+class AuditVerdictPublic(BaseModel):
+    """The organisation's audit chain recomputed from its first event."""
+
+    intact: bool
+    events: int = Field(description="How many events were checked")
+    broken_at: str | None = Field(
+        description="The first event that does not match its hash (edited, or the one "
+        "after a removed event)"
+    )
+    reason: str | None
+
+    @classmethod
+    def of(cls, verdict: Verdict) -> AuditVerdictPublic:
+        broken_at = str(verdict.broken_at) if verdict.broken_at is not None else None
+        return cls(
+            intact=verdict.intact, events=verdict.events, broken_at=broken_at, reason=verdict.reason
         )
 
 

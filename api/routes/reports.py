@@ -24,6 +24,7 @@ from api.schemas import (
     REQUEST_EXAMPLES,
     AuditEventPublic,
     AuditListPublic,
+    AuditVerdictPublic,
     ConflictPublic,
     DownloadPublic,
     ErrorPublic,
@@ -244,6 +245,20 @@ def list_audit_events(
     except InvalidAuditCursor as error:
         raise _invalid_cursor(error) from None
     return AuditListPublic(items=[AuditEventPublic.of(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/audit/verify",
+    response_model=AuditVerdictPublic,
+    summary="Check that the audit trail is as it was recorded",
+    description="Recomputes the organisation's hash chain from its first event: `intact` "
+    "when no event was edited or removed, else `broken_at` names the first event that no "
+    "longer holds (removing the newest events shows as a `reason` with no `broken_at`).",
+)
+def verify_audit_trail(
+    principal: ReportsAdmin, organisation_id: OrganisationId, audit: AuditDep
+) -> AuditVerdictPublic:
+    return AuditVerdictPublic.of(audit.verify(organisation_id))
 
 
 @router.get("/{reportId}", response_model=ReportPublic, summary="One export")
