@@ -6,6 +6,8 @@ from functools import lru_cache
 from typing import Self
 
 from pydantic import Field, model_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from reports_pipeline.settings import ServiceSettings
 
@@ -25,6 +27,25 @@ class ApiSettings(ServiceSettings):
     # The API only asks the store small things (is the object still there, sign a link):
     # a stalled store answers 503 within a couple of seconds instead of holding the request.
     store_timeout_s: float = 2.0
+    # The API migrates the job table. On PostgreSQL, as the tables' owner: it then grants the
+    # service's role (the user of `database_url`, which every other part uses) only what it
+    # needs: on the audit trail, SELECT and INSERT.
+    database_owner_url: str | None = Field(default=None, repr=False)
+
+    @model_validator(mode="after")
+    def _production_service_does_not_own_its_tables(self) -> Self:
+        if self.env != "production" or not self.database_url.startswith("postgresql"):
+            return self
+        service = _user_of(self.database_url, "REPORTS_DATABASE_URL")
+        owner = self.database_owner_url and _user_of(
+            self.database_owner_url, "REPORTS_DATABASE_OWNER_URL"
+        )
+        if service is None or owner in (None, service):
+            raise ValueError(
+                "REPORTS_DATABASE_OWNER_URL must name the tables' owner, a role other than "
+                "REPORTS_DATABASE_URL's (the service may not rewrite the audit trail)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _keys_are_usable(self) -> Self:
@@ -57,6 +78,13 @@ class ApiSettings(ServiceSettings):
         if wants_public and not (self.jwt_public_key or self.jwt_jwks_url):
             raise ValueError("RS/ES algorithms need REPORTS_JWT_PUBLIC_KEY or REPORTS_JWT_JWKS_URL")
         return self
+
+
+def _user_of(url: str, setting: str) -> str | None:
+    try:
+        return make_url(url).username
+    except ArgumentError:
+        raise ValueError(f"{setting} is not a database URL") from None
 
 
 @lru_cache

@@ -15,7 +15,7 @@ from api.limits import BodySizeLimit
 from api.routes import docs, health, page, reports, schedules, webhooks
 from reports_pipeline.audit import AuditTrail
 from reports_pipeline.formats import FORMATS
-from reports_pipeline.job_table import JobTable, make_engine, migrate
+from reports_pipeline.job_table import JobTable, make_engine, migrate_for
 from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.protection import PasswordBox
 from reports_pipeline.reports import REPORT_TYPES
@@ -42,8 +42,8 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        migrate_for(settings.database_url, settings.database_owner_url)
         engine = make_engine(settings.database_url)
-        migrate(engine)
         app.state.job_table = JobTable(engine)
         app.state.lifecycle = Lifecycle(engine)
         app.state.audit = AuditTrail(engine)

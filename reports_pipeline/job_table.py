@@ -270,9 +270,11 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def migrate(engine: Engine) -> None:
+def migrate(engine: Engine, *, grant_to: str | None = None) -> None:
     """Bring the database to the newest migration (idempotent, and safe to call from any
-    number of processes at once: they take turns, and the later ones find nothing to do)."""
+    number of processes at once: they take turns, and the later ones find nothing to do).
+    On PostgreSQL, `grant_to` names the service's role, which then gets exactly what the
+    service needs and no more (see `grant_service`)."""
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     # SQLite: an IMMEDIATE transaction holds the write lock from the start. PostgreSQL: an
@@ -282,6 +284,40 @@ def migrate(engine: Engine) -> None:
             connection.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK)))
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+        if grant_to and connection.dialect.name == "postgresql":
+            grant_service(connection, grant_to)
+
+
+def grant_service(conn: Connection, role: str) -> None:
+    """The service's privileges, replacing any it had: read and write every table, except
+    that the audit trail is only read and appended to. Not the owner, it cannot TRUNCATE,
+    ALTER (so not disable a trigger) or DROP either."""
+    name = conn.dialect.identifier_preparer.quote(role)
+    conn.execute(sa.text(f"GRANT USAGE ON SCHEMA {_schema(conn)} TO {name}"))
+    for table in all_tables().sorted_tables:
+        rights = (
+            "SELECT, INSERT" if table.name == "audit_events" else "SELECT, INSERT, UPDATE, DELETE"
+        )
+        conn.execute(sa.text(f"REVOKE ALL ON {table.name} FROM {name}"))
+        conn.execute(sa.text(f"GRANT {rights} ON {table.name} TO {name}"))
+    conn.execute(sa.text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {_schema(conn)} TO {name}"))
+
+
+def _schema(conn: Connection) -> str:
+    schema: str = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
+    return conn.dialect.identifier_preparer.quote(schema)
+
+
+def migrate_for(database_url: str, owner_url: str | None) -> None:
+    """Migrate the job table: as its owner when one is configured, granting the service's
+    role (the user of `database_url`) its privileges; else as the service itself."""
+    if owner_url is None:
+        engine = make_engine(database_url)
+        migrate(engine)
+    else:
+        engine = make_engine(owner_url)
+        migrate(engine, grant_to=sa.engine.make_url(database_url).username)
+    engine.dispose()
 
 
 def utcnow() -> datetime:

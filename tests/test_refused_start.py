@@ -16,6 +16,7 @@ SHORT_SECRET = "short-jwt-secret-Qx7"  # noqa: S105 - refused for its length
 LONG_SECRET = "a-long-enough-jwt-secret-of-40-characters-Zk9"  # noqa: S105
 S3_SECRET = "s3-secret-value-Wm3"  # noqa: S105
 DB_PASSWORD = "database-password-Pt5"  # noqa: S105
+OWNER_PASSWORD = "owner-password-Hy8"  # noqa: S105
 WEAK_FILE_KEY = "weak-file-key-Rb2"
 
 
@@ -26,6 +27,7 @@ def refused_start(module: str, **settings: str) -> str:
         "REPORTS_ENV": "production",
         "REPORTS_S3_SECRET_ACCESS_KEY": S3_SECRET,
         "REPORTS_DATABASE_URL": f"postgresql://svc:{DB_PASSWORD}@127.0.0.1:5432/jobs",
+        "REPORTS_DATABASE_OWNER_URL": f"postgresql://owner:{OWNER_PASSWORD}@127.0.0.1:5432/jobs",
         **settings,
     }
     done = subprocess.run(
@@ -59,6 +61,15 @@ def refused_start(module: str, **settings: str) -> str:
             {"REPORTS_FILE_PASSWORD_KEY": WEAK_FILE_KEY},
             "REPORTS_FILE_PASSWORD_KEY",
         ),
+        (
+            "api.main",
+            {
+                "REPORTS_JWT_SECRET": LONG_SECRET,
+                "REPORTS_FILE_PASSWORD_KEY": LONG_SECRET,
+                "REPORTS_DATABASE_OWNER_URL": f"postgresql://svc:{OWNER_PASSWORD}@db/jobs",
+            },
+            "REPORTS_DATABASE_OWNER_URL",
+        ),
     ],
 )
 def test_a_refused_start_names_the_setting_and_prints_no_secret(
@@ -66,7 +77,8 @@ def test_a_refused_start_names_the_setting_and_prints_no_secret(
 ) -> None:
     output = refused_start(module, **settings)
     assert named in output
-    for secret in (SHORT_SECRET, LONG_SECRET, S3_SECRET, DB_PASSWORD, WEAK_FILE_KEY):
+    secrets = (SHORT_SECRET, LONG_SECRET, S3_SECRET, DB_PASSWORD, OWNER_PASSWORD, WEAK_FILE_KEY)
+    for secret in secrets:
         for fragment in (secret, secret[-4:]):
             assert fragment not in output, f"{fragment!r} of a secret is in the output"
 
@@ -76,9 +88,10 @@ def test_the_settings_object_does_not_show_its_secrets() -> None:
         jwt_secret=LONG_SECRET,
         s3_secret_access_key=S3_SECRET,
         database_url=f"postgresql://svc:{DB_PASSWORD}@127.0.0.1:5432/jobs",
+        database_owner_url=f"postgresql://owner:{OWNER_PASSWORD}@127.0.0.1:5432/jobs",
         file_password_key=WEAK_FILE_KEY,
     )
     shown = f"{settings!r} {settings!s}"
     assert "jwt_algorithms" in shown
-    for secret in (LONG_SECRET, S3_SECRET, DB_PASSWORD, WEAK_FILE_KEY):
+    for secret in (LONG_SECRET, S3_SECRET, DB_PASSWORD, OWNER_PASSWORD, WEAK_FILE_KEY):
         assert secret not in shown
