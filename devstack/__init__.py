@@ -10,6 +10,7 @@ in `home/s3-credentials.json`, readable by its owner only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -143,6 +144,7 @@ class Stack:
         )
 
     def start_s3(self) -> None:
+        refuse_taken_port(self.ports.s3, "S3 server")
         key, secret = self.s3_credentials
         self.extra_env.update({"NANIO_ACCESS_KEY": key, "NANIO_SECRET_KEY": secret})
         self._start(
@@ -167,6 +169,7 @@ class Stack:
         ReportStore(self.s3_client(), self.bucket).ensure_bucket()
 
     def start_dagster(self) -> None:
+        refuse_taken_port(self.ports.dagster, "Dagster webserver")
         self.dagster_home.mkdir(parents=True, exist_ok=True)
         shutil.copy(self.dagster_config, self.dagster_home / "dagster.yaml")
         _create_dagster_storage(self.dagster_home, self.env())
@@ -200,6 +203,7 @@ class Stack:
         self.stop_process("dagster-webserver")
 
     def start_api(self) -> None:
+        refuse_taken_port(self.ports.api, "API")
         self._start(
             "api",
             [
@@ -228,15 +232,16 @@ class Stack:
         self.start_api()
 
     def stop_process(self, name: str, timeout_s: float = 15) -> None:
+        """Stop the process's whole group, even when its leader has died already: its
+        workers (the API's, a daemon's run worker) would otherwise live on, orphaned."""
         process = self.processes.pop(name, None)
-        if process is None or process.poll() is not None:
+        if process is None:
             return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        for signal_number in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal_number)
+            if _group_gone(process, timeout_s):
+                return
 
     def stop(self) -> None:
         for name in reversed(list(self.processes)):
@@ -261,6 +266,32 @@ def _create_dagster_storage(home: Path, env: dict[str, str]) -> None:
         "    instance.get_runs(limit=1)\n"
     )
     subprocess.run([sys.executable, "-c", script, str(home)], env=env, check=True)  # noqa: S603
+
+
+def _group_gone(leader: subprocess.Popen[bytes], timeout_s: float) -> bool:
+    """Whether every process of the leader's group has ended within `timeout_s` (the
+    leader reaped; the others, orphans reaped by init, no longer signalable)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        leader.poll()
+        try:
+            os.killpg(leader.pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def refuse_taken_port(port: int, what: str) -> None:
+    """A start on a port something already answers on would report that other process's
+    health as its own (an orphaned API worker, a stack left running)."""
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            raise RuntimeError(
+                f"{what}: port {port} already answers; stop what listens there "
+                "(or choose another port) and start again"
+            )
 
 
 def wait_http(url: str, what: str, stack: Stack, timeout_s: float = 30) -> None:
