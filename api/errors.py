@@ -84,6 +84,11 @@ def error_body(code: str, detail: Any, **extra: Any) -> dict[str, Any]:
     return {"detail": detail, "code": code, **extra}
 
 
+def _plain(message: str) -> str:
+    """Pydantic prefixes our validators' messages with "Value error, ": the user reads ours."""
+    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _domain(_: Request, error: ApiError) -> JSONResponse:
@@ -99,7 +104,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
         errors = [
-            {k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in error.errors()
+            {"type": e["type"], "loc": e["loc"], "msg": _plain(e["msg"])} for e in error.errors()
         ]
         return JSONResponse(
             error_body("validation_error", jsonable_encoder(errors)), status_code=422

@@ -305,3 +305,36 @@ def test_a_nul_in_any_text_is_refused_on_its_field_on_both_back_ends(
     assert answer.status_code == 422, answer.text
     (error,) = answer.json()["detail"]
     assert error["loc"][-1] == field and "NUL" in error["msg"]
+
+
+# ------------------------------------------------------------------ plain messages
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "starts"),
+    [
+        (
+            "",
+            {"type": "chat", "filters": {"created": {"from": "2025-01-02", "to": "2025-01-01"}}},
+            "'from' is after 'to'",
+        ),
+        (
+            "/schedules",
+            {"type": "ticket", "filters": {}, "name": "x", "cron": "0 0 31 2 *"},
+            "this cron expression never falls on a real date",
+        ),
+        (
+            "/schedules",
+            {"type": "ticket", "filters": {}, "name": "x", "cron": "０ 6 * * *"},
+            "not a cron expression of five fields (minute hour day month weekday)",
+        ),
+    ],
+    ids=["range", "never-firing-cron", "full-width-digit"],
+)
+def test_a_refusal_reads_as_our_message_without_pydantics_prefix(
+    api: TestClient, path: str, body: dict[str, Any], starts: str
+) -> None:
+    answer = api.post(f"/api/wp-crm/reports/org_001{path}", json=body, headers=auth())
+    assert answer.status_code == 422, answer.text
+    message = answer.json()["detail"][0]["msg"]
+    assert message.startswith(starts) and "Value error" not in message, message
