@@ -161,3 +161,28 @@ def run_statuses(stack: Stack, report_id: str) -> set[str]:
     with DagsterInstance.from_config(str(stack.dagster_home)) as instance:
         runs = instance.get_runs(filters=RunsFilter(tags={TAG_REPORT_ID: report_id}))
         return {run.status.value for run in runs}
+
+
+def test_a_killed_daemon_leaves_no_run_worker_behind_a_stop(e2e_stack: Stack) -> None:
+    """The daemon's code server starts each run worker in the daemon's process group: after
+    the daemon itself is killed, stopping it still ends the worker (the attack run found
+    one running on outside a stopped stack)."""
+    report_id = request(e2e_stack, BIG_ORG, {"type": "message"})
+    wait_until_writing(e2e_stack, BIG_ORG, report_id, rows=False)
+    worker = run_worker_pid(e2e_stack, report_id)
+    daemon = e2e_stack.processes["dagster-daemon"]
+    assert os.getpgid(worker) == daemon.pid  # the daemon's group
+    try:
+        daemon.send_signal(signal.SIGKILL)
+        daemon.wait(timeout=30)
+        os.kill(worker, 0)  # the leader is gone; the worker runs on
+        e2e_stack.stop_process("dagster-daemon")
+        with pytest.raises(ProcessLookupError):
+            os.kill(worker, 0)
+    finally:
+        e2e_stack.processes.pop("dagster-daemon", None)
+        e2e_stack.start_daemon()
+    base = f"{e2e_stack.api_url}/api/wp-crm/reports/{BIG_ORG}"
+    httpx.post(f"{base}/{report_id}/cancel", headers=auth(BIG_ORG))  # frees the type
+    done = wait_for(e2e_stack, BIG_ORG, report_id, {"failed", "canceled", "completed"})
+    assert done["status"] in ("failed", "canceled")
