@@ -156,19 +156,33 @@ def api_settings(**overrides: object) -> ApiSettings:
     return ApiSettings(**values)  # type: ignore[arg-type]
 
 
+@contextlib.contextmanager
+def api_client(
+    store: ReportStore, s3_server: Stack, replica: Path, **settings: object
+) -> Iterator[TestClient]:
+    """The real app in this process, on the test bucket and replica; `settings` add to
+    or replace `api_settings`' (`database_url` at least)."""
+    with TestClient(
+        create_app(
+            api_settings(
+                s3_endpoint_url=s3_server.s3_url,
+                s3_bucket=store.bucket,
+                s3_access_key_id=s3_server.s3_credentials[0],
+                s3_secret_access_key=s3_server.s3_credentials[1],
+                replica_root=str(replica),
+                **settings,
+            )
+        ),
+        raise_server_exceptions=False,
+    ) as client:
+        yield client
+
+
 @pytest.fixture
 def api(
     database_url: str, store: ReportStore, s3_server: Stack, replica: Path
 ) -> Iterator[TestClient]:
-    settings = api_settings(
-        database_url=database_url,
-        s3_endpoint_url=s3_server.s3_url,
-        s3_bucket=store.bucket,
-        s3_access_key_id=s3_server.s3_credentials[0],
-        s3_secret_access_key=s3_server.s3_credentials[1],
-        replica_root=str(replica),
-    )
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    with api_client(store, s3_server, replica, database_url=database_url) as client:
         yield client
 
 

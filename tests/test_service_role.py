@@ -17,7 +17,7 @@ from api.main import create_app
 from devstack import Stack
 from reports_pipeline.job_table import make_engine
 from reports_pipeline.storage import ReportStore
-from tests.conftest import POSTGRES_URL, api_settings, auth, fresh_database
+from tests.conftest import POSTGRES_URL, api_client, api_settings, auth, fresh_database
 from tests.test_api import BASE
 from tests.test_audit import CHAT
 
@@ -47,16 +47,9 @@ def service_api(
     service_and_owner: tuple[str, str], store: ReportStore, s3_server: Stack, replica: Path
 ) -> Iterator[TestClient]:
     service, owner = service_and_owner
-    settings = api_settings(
-        database_url=service,
-        database_owner_url=owner,
-        s3_endpoint_url=s3_server.s3_url,
-        s3_bucket=store.bucket,
-        s3_access_key_id=s3_server.s3_credentials[0],
-        s3_secret_access_key=s3_server.s3_credentials[1],
-        replica_root=str(replica),
-    )
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+    with api_client(
+        store, s3_server, replica, database_url=service, database_owner_url=owner
+    ) as client:
         yield client
 
 
