@@ -8,7 +8,7 @@ format, purpose), so the trail reads alone.
 
 Tamper-evident: each event carries a SHA-256 hash over its fields and the hash of its
 organisation's previous event, as CloudTrail's digest chain does. `verify` walks a chain
-and names the first link that does not hold (`python -m reports_pipeline.audit verify`,
+and names the first link that does not hold (`python -m reports_pipeline.verify_audit`,
 or `GET …/audit/verify`).
 """
 
@@ -158,8 +158,7 @@ def record(
         "request": report.request,
         "occurred_at": utcnow(),
     }
-    _, previous = _lock_head(conn, report.organisation_id)
-    values["hash"] = chain_hash(previous, values)
+    values["hash"] = chain_hash(_lock_head(conn, report.organisation_id), values)
     event_id = conn.execute(
         audit_events.insert().values(**values).returning(audit_events.c.id)
     ).scalar_one()
@@ -178,21 +177,21 @@ def chain_hash(previous: str, event: dict[str, Any]) -> str:
     return hashlib.sha256(document.encode()).hexdigest()
 
 
-def _lock_head(conn: Connection, organisation_id: str) -> tuple[int, str]:
-    """The organisation's last event, locked until the transaction ends, so its events
-    chain one after another however many processes record at once."""
+def _lock_head(conn: Connection, organisation_id: str) -> str:
+    """The hash of the organisation's last event, its head locked until the transaction
+    ends, so its events chain one after another however many processes record at once."""
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     conn.execute(
         dialect.insert(audit_heads)
         .values(organisation_id=organisation_id, event_id=0, hash=GENESIS)
         .on_conflict_do_nothing()
     )
-    head = conn.execute(
-        sa.select(audit_heads.c.event_id, audit_heads.c.hash)
+    head: str = conn.execute(
+        sa.select(audit_heads.c.hash)
         .where(audit_heads.c.organisation_id == organisation_id)
         .with_for_update()
-    ).one()
-    return head.event_id, head.hash
+    ).scalar_one()
+    return head
 
 
 @dataclass(frozen=True)

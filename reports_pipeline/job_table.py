@@ -292,20 +292,18 @@ def grant_service(conn: Connection, role: str) -> None:
     """The service's privileges, replacing any it had: read and write every table, except
     that the audit trail is only read and appended to. Not the owner, it cannot TRUNCATE,
     ALTER (so not disable a trigger) or DROP either."""
-    name = conn.dialect.identifier_preparer.quote(role)
-    conn.execute(sa.text(f"GRANT USAGE ON SCHEMA {_schema(conn)} TO {name}"))
+    preparer = conn.dialect.identifier_preparer
+    name = preparer.quote(role)
+    schema = preparer.quote(conn.execute(sa.text("SELECT current_schema()")).scalar_one())
+    conn.execute(sa.text(f"GRANT USAGE ON SCHEMA {schema} TO {name}"))
     for table in all_tables().sorted_tables:
         rights = (
             "SELECT, INSERT" if table.name == "audit_events" else "SELECT, INSERT, UPDATE, DELETE"
         )
-        conn.execute(sa.text(f"REVOKE ALL ON {table.name} FROM {name}"))
-        conn.execute(sa.text(f"GRANT {rights} ON {table.name} TO {name}"))
-    conn.execute(sa.text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {_schema(conn)} TO {name}"))
-
-
-def _schema(conn: Connection) -> str:
-    schema: str = conn.execute(sa.text("SELECT current_schema()")).scalar_one()
-    return conn.dialect.identifier_preparer.quote(schema)
+        quoted = preparer.format_table(table)
+        conn.execute(sa.text(f"REVOKE ALL ON {quoted} FROM {name}"))
+        conn.execute(sa.text(f"GRANT {rights} ON {quoted} TO {name}"))
+    conn.execute(sa.text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {name}"))
 
 
 def migrate_for(database_url: str, owner_url: str | None) -> None:

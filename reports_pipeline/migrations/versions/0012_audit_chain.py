@@ -27,11 +27,11 @@ def upgrade() -> None:
         sa.Column("event_id", sa.BigInteger, nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
     )
+    op.add_column(
+        "audit_events", sa.Column("hash", sa.String(64), nullable=False, server_default="")
+    )
     conn = op.get_bind()
     if conn.dialect.name == "postgresql":
-        op.add_column(
-            "audit_events", sa.Column("hash", sa.String(64), nullable=False, server_default="")
-        )
         op.execute("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only")
         _chain_existing(conn)
         op.execute("ALTER TABLE audit_events ENABLE TRIGGER audit_events_append_only")
@@ -44,9 +44,6 @@ def upgrade() -> None:
     ).all()
     for name, _ in triggers:
         op.execute(f'DROP TRIGGER "{name}"')
-    op.add_column(
-        "audit_events", sa.Column("hash", sa.String(64), nullable=False, server_default="")
-    )
     _chain_existing(conn)
     with op.batch_alter_table("audit_events", recreate="always") as batch:
         batch.alter_column("hash", server_default=None)
