@@ -1,5 +1,7 @@
 """Dagster resources: every external system the export run touches."""
 
+from typing import Any
+
 from dagster import ConfigurableResource, InitResourceContext
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
@@ -11,6 +13,7 @@ from reports_pipeline.replica import ReplicaReader
 from reports_pipeline.schedules import Schedules
 from reports_pipeline.settings import LOCAL_FILE_PASSWORD_KEY
 from reports_pipeline.storage import (
+    CLEANUP_TIMEOUT_S,
     COMPLETE_ATTEMPTS,
     COMPLETE_TIMEOUT_S,
     MIB,
@@ -90,11 +93,29 @@ class ReportStoreResource(ConfigurableResource):
     s3: S3Resource
     bucket: str
     part_size_mib: int = 8
+    # How long a removal inside a sensor's tick waits for each answer of the store.
+    cleanup_timeout_s: float = CLEANUP_TIMEOUT_S
 
     def store(self) -> ReportStore:
-        s3 = self.s3
         # The same endpoint and credentials as the parts' client, waiting longer for an answer.
-        completer = make_s3_client(
+        completer = self._client(
+            attempts=min(self.s3.max_attempts, COMPLETE_ATTEMPTS), timeout_s=COMPLETE_TIMEOUT_S
+        )
+        part_size = self.part_size_mib * MIB
+        return ReportStore(
+            self.s3.get_client(), self.bucket, part_size=part_size, completer=completer
+        )
+
+    def cleaner(self) -> ReportStore:
+        """The store for removing files inside a sensor's tick: one attempt of each request,
+        each given up after `cleanup_timeout_s`, so the tick can tell how long one removal
+        may take (`reports_pipeline.sensors`)."""
+        client = self._client(attempts=1, timeout_s=self.cleanup_timeout_s)
+        return ReportStore(client, self.bucket)
+
+    def _client(self, *, attempts: int, timeout_s: float) -> Any:
+        s3 = self.s3
+        return make_s3_client(
             endpoint_url=s3.endpoint_url,
             region=s3.region_name,
             access_key_id=s3.aws_access_key_id,
@@ -104,8 +125,6 @@ class ReportStoreResource(ConfigurableResource):
             use_ssl=s3.use_ssl,
             verify=s3.verify,
             signed=not s3.use_unsigned_session,
-            attempts=min(s3.max_attempts, COMPLETE_ATTEMPTS),
-            timeout_s=COMPLETE_TIMEOUT_S,
+            attempts=attempts,
+            timeout_s=timeout_s,
         )
-        part_size = self.part_size_mib * MIB
-        return ReportStore(s3.get_client(), self.bucket, part_size=part_size, completer=completer)

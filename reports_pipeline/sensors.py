@@ -8,6 +8,7 @@ others, and is tried again on the next tick.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ from reports_pipeline.contract import (
 )
 from reports_pipeline.export import export_report
 from reports_pipeline.job_table import JobTable, ReportRow, Status, utcnow
+from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.reconcile import (
     Discard,
     Fail,
@@ -41,6 +43,7 @@ from reports_pipeline.reconcile import (
     decide,
 )
 from reports_pipeline.resources import JobTableResource, ReportStoreResource
+from reports_pipeline.storage import ReportStore
 from reports_pipeline.webhooks import Payload
 
 
@@ -54,19 +57,45 @@ from reports_pipeline.webhooks import Payload
 def reconcile_reports(
     context: SensorEvaluationContext, job_table: JobTableResource, store: ReportStoreResource
 ):
+    return reconcile(context, job_table, store, TICK_BUDGET_S)
+
+
+# Dagster gives a sensor's tick 60 s; the reconciler ends its work within this.
+TICK_BUDGET_S = 45.0
+# A removal is at most this many requests to the store (list the open uploads, abort the
+# one a dead run left, list the objects, delete the report's file)...
+REMOVAL_REQUESTS = 4
+
+
+def reconcile(
+    context: SensorEvaluationContext,
+    job_table: JobTableResource,
+    store: ReportStoreResource,
+    budget_s: float,
+):
+    """Applies every decision; a removal of files starts only while it can end within
+    `budget_s` (each request connects and answers within `store.cleanup_timeout_s`, once),
+    so the tick ends in time however slow the store is. The rest are removed next tick."""
     reports = job_table.table.unsettled()
     if not reports:
         return SkipReason("every report is settled")
     runs = runs_by_report(context.instance, [report.id for report in reports])
-    launches = []
-    now = utcnow()
+    one_removal_s = REMOVAL_REQUESTS * 2 * store.cleanup_timeout_s
+    last_removal = time.monotonic() + budget_s - one_removal_s
+    cleaner = store.cleaner()
+    launches, now = [], utcnow()
     for report in reports:
         decision = decide(report, runs.get(report.id, []), now)
+        may_remove = time.monotonic() < last_removal
         try:
             if isinstance(decision, Launch):
                 launches.append(_launch(report))
+            elif isinstance(decision, Discard) and not may_remove:
+                continue  # next tick
             elif not isinstance(decision, Wait):
-                _apply(context, decision, report, job_table, store)
+                _apply(
+                    context, decision, report, job_table.lifecycle, cleaner if may_remove else None
+                )
         except Exception:  # this report waits for the next tick; the others go on
             context.log.exception(f"could not settle report {report.id} ({decision}); will retry")
     return launches or SkipReason(f"{len(reports)} unsettled reports, none to launch")
@@ -89,10 +118,10 @@ def _apply(
     context: SensorEvaluationContext,
     decision: Fail | Terminate | Discard,
     report: ReportRow,
-    job_table: JobTableResource,
-    store: ReportStoreResource,
+    lifecycle: Lifecycle,
+    store: ReportStore | None,
 ) -> None:
-    lifecycle = job_table.lifecycle
+    """`store` is None when there is no time left in this tick to remove files."""
     if isinstance(decision, Terminate):
         by = report.canceled_by
         who = (by.name or by.email or by.id) if by else "an admin"
@@ -101,7 +130,8 @@ def _apply(
             context.instance.run_coordinator.cancel_run(run_id)
         context.log.info(f"report {report.id} was canceled: terminating {decision.run_ids}")
     elif isinstance(decision, Discard):
-        store.store().discard(report.store_prefix)
+        assert store is not None
+        store.discard(report.store_prefix)
         lifecycle.mark_discarded(report.id)
         context.log.info(f"report {report.id} is {report.status.value}: its files are removed")
     elif decision.run_id is None:
@@ -109,13 +139,15 @@ def _apply(
         context.log.info(f"report {report.id} failed: {decision.reason}")
     else:
         # Files first, so a report reads `failed` only once nothing of it is left; if the
-        # store is down it still fails, and a later tick removes the files.
-        try:
-            store.store().discard(report.store_prefix)
-            discarded = True
-        except Exception:
-            context.log.exception(f"could not remove the files of report {report.id} yet")
-            discarded = False
+        # store is down (or the tick has no time left) it still fails, and a later tick
+        # removes the files.
+        discarded = False
+        if store is not None:
+            try:
+                store.discard(report.store_prefix)
+                discarded = True
+            except Exception:
+                context.log.exception(f"could not remove the files of report {report.id} yet")
         marked = lifecycle.fail(
             report.id, decision.reason, run_id=decision.run_id, discarded=discarded
         )

@@ -37,6 +37,10 @@ COMPLETE_ATTEMPTS = 2
 CSV_CONTENT_TYPE = "text/csv; charset=utf-8"
 
 
+# A removal inside a sensor's tick: each request waits this long, once.
+CLEANUP_TIMEOUT_S = 5.0
+
+
 class StoreUnavailable(Exception):
     """The store could not answer or sign right now."""
 

@@ -5,6 +5,8 @@ Runs are recorded in the instance with the status each case needs."""
 from __future__ import annotations
 
 import shutil
+import socket
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -16,6 +18,7 @@ from dagster import (
     DagsterRun,
     DagsterRunStatus,
     RunRequest,
+    SensorEvaluationContext,
     SkipReason,
     build_sensor_context,
 )
@@ -48,7 +51,7 @@ from reports_pipeline.reconcile import (
 )
 from reports_pipeline.request import parse_request
 from reports_pipeline.resources import JobTableResource, ReportStoreResource
-from reports_pipeline.sensors import reconcile_reports
+from reports_pipeline.sensors import reconcile, reconcile_reports
 from reports_pipeline.storage import ReportStore
 from tests.conftest import s3_resource
 
@@ -141,11 +144,17 @@ def store_resource(stack: Stack, bucket: str) -> ReportStoreResource:
     return ReportStoreResource(s3=s3_resource(stack), bucket=bucket)
 
 
+def sensor_context(
+    instance: DagsterInstance, database_url: str, store: ReportStoreResource
+) -> SensorEvaluationContext:
+    resources = {"job_table": JobTableResource(database_url=database_url), "store": store}
+    return build_sensor_context(instance=instance, resources=resources)
+
+
 def tick(
     instance: DagsterInstance, database_url: str, store: ReportStoreResource
 ) -> list[RunRequest] | SkipReason:
-    resources = {"job_table": JobTableResource(database_url=database_url), "store": store}
-    with build_sensor_context(instance=instance, resources=resources) as context:
+    with sensor_context(instance, database_url, store) as context:
         return reconcile_reports(context)  # type: ignore[no-any-return]
 
 
@@ -157,7 +166,12 @@ ORIGIN = RemoteJobOrigin(
 
 
 def record_run(instance: DagsterInstance, report: ReportRow, status: DagsterRunStatus) -> str:
-    run_id = str(uuid.uuid4())
+    return record_run_with_id(instance, report, str(uuid.uuid4()), status)
+
+
+def record_run_with_id(
+    instance: DagsterInstance, report: ReportRow, run_id: str, status: DagsterRunStatus
+) -> str:
     run = DagsterRun(
         job_name="export_report",
         run_id=run_id,
@@ -185,7 +199,9 @@ def files_of(store: ReportStore, report: ReportRow) -> int:
     prefix = report.store_prefix
     objects = store.client.list_objects_v2(Bucket=store.bucket, Prefix=prefix)["KeyCount"]
     uploads = store.client.list_multipart_uploads(Bucket=store.bucket, Prefix=prefix)
-    return int(objects) + len(uploads.get("Uploads", []))
+    # some stores ignore Prefix here (as `ReportStore.discard` notes)
+    mine = [u for u in uploads.get("Uploads", []) if u["Key"].startswith(prefix)]
+    return int(objects) + len(mine)
 
 
 def read(job_table: JobTable, report: ReportRow) -> ReportRow:
@@ -312,3 +328,52 @@ def test_a_canceled_reports_queued_run_is_terminated_then_its_files_removed(
     tick(instance, database_url, resource)
     assert read(job_table, report).discarded_at is not None
     assert read(job_table, report).status is Status.CANCELED
+
+
+@pytest.fixture
+def silent_store() -> Iterator[str]:
+    """An endpoint that takes connections and never answers: a store that hangs."""
+    with socket.create_server(("127.0.0.1", 0), backlog=512) as server:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+
+
+def test_a_tick_ends_in_time_however_slow_the_store_and_later_ticks_remove_every_file(
+    instance: DagsterInstance,
+    job_table: JobTable,
+    lifecycle: Lifecycle,
+    database_url: str,
+    store: ReportStore,
+    s3_server: Stack,
+    silent_store: str,
+) -> None:
+    reports = []
+    for i in range(30):  # one organisation each: the rate limit allows one at a time
+        report = lifecycle.request(
+            f"org_{i:03d}", parse_request({"type": "ticket"}), Requester("u")
+        )
+        assert lifecycle.claim(report.id, f"dead-{report.id}")
+        record_run_with_id(instance, report, f"dead-{report.id}", S.FAILURE)
+        leave_files(store, report)
+        reports.append(report)
+    hanging = ReportStoreResource(
+        s3=S3Resource(endpoint_url=silent_store, region_name="us-east-1", max_attempts=1),
+        bucket=store.bucket,
+        cleanup_timeout_s=0.2,
+    )
+    budget_s = 3.0
+    started = time.monotonic()
+    with sensor_context(instance, database_url, hanging) as context:
+        reconcile(context, JobTableResource(database_url=database_url), hanging, budget_s)
+    assert time.monotonic() - started < budget_s
+    after = [read(job_table, r) for r in reports]
+    assert {r.status for r in after} == {Status.FAILED}  # every report failed all the same
+    assert all(r.discarded_at is None for r in after)  # no removal could finish
+    assert sum(files_of(store, r) for r in reports) == 60
+
+    resource = store_resource(s3_server, store.bucket)
+    for _ in range(3):
+        if not job_table.unsettled():
+            break
+        tick(instance, database_url, resource)
+    assert job_table.unsettled() == []
+    assert sum(files_of(store, r) for r in reports) == 0
