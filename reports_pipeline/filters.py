@@ -29,6 +29,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonDict
 
 MAX_SET_VALUES = 1_000
 MAX_PREDICATES = 50
@@ -297,6 +298,21 @@ def options(source: str) -> Any:
     """Names the list of the organisation's values a filter picks from (`GET .../options`);
     the admin page reads it from the schema as `x-options`."""
     return Field(json_schema_extra={"x-options": source})
+
+
+FilterGroup = Literal["dates", "people", "status", "flags", "numbers", "text", "custom"]
+
+
+def shown(
+    title: str | None = None, *, group: FilterGroup | None = None, unit: str | None = None
+) -> Any:
+    """How a filter is named and placed where people see it (the OpenAPI document, the
+    page; `reports_pipeline.catalogue`): a title where its name does not say it, a group
+    other than its kind's, the unit of its numbers."""
+    extra: JsonDict = {key: value for key, value in (("x-group", group), ("x-unit", unit)) if value}
+    if title is None:  # pydantic's own title (from the name) stays
+        return Field(json_schema_extra=extra)
+    return Field(title=title, json_schema_extra=extra)
 
 
 class On:

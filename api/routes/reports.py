@@ -42,6 +42,7 @@ from api.schemas import (
 )
 from reports_pipeline import lifecycle as moves
 from reports_pipeline.audit import InvalidAuditCursor
+from reports_pipeline.catalogue import Catalogue, catalogue
 from reports_pipeline.formats import content_type_of
 from reports_pipeline.job_table import (
     InvalidCursor,
@@ -57,6 +58,7 @@ from reports_pipeline.reports import REPORT_TYPES
 from reports_pipeline.storage import StoreUnavailable
 
 BASE = "/api/wp-crm/reports/{organisationId}"
+CATALOGUE = catalogue()
 
 
 def error_responses(missing: str) -> dict[int | str, dict[str, Any]]:
@@ -183,6 +185,18 @@ def list_exports(
     except InvalidCursor as error:
         raise _invalid_cursor(error) from None
     return ReportListPublic(items=[ReportPublic.of(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/types",
+    summary="The report types, file formats and filter vocabulary on offer",
+    description="Each report type with its label, description, the date filter a span "
+    "such as 'last month' sets, and its filters as people read them (title, group, kind, "
+    "fixed values or the `…/options` list they pick from); each file format; the "
+    "operators of custom-field conditions. The admin page is built from this answer.",
+)
+def offered_types(principal: ReportsAdmin, organisation_id: OrganisationId) -> Catalogue:
+    return CATALOGUE
 
 
 @router.get(

@@ -1,12 +1,13 @@
-// The filter panel: one widget per filter of the chosen type (from the OpenAPI schema),
-// grouped and collapsed until used, with chips summarising what is active. Each widget's
-// box has read() (the filter's JSON, or undefined), clear() and summary() (chip text).
-// Uses labels.js, countLater of count.js, and el/selectOf/schemaOf/optionList/state/$ of
-// reports.js.
+// The filter panel: one widget per filter of the chosen type (as the API's `…/types`
+// describes it), grouped and collapsed until used, with chips summarising what is active.
+// Each widget's box has read() (the filter's JSON, or undefined), clear() and summary()
+// (chip text). Uses countLater of count.js, and el/selectOf/optionList/typeNamed/state/$
+// of reports.js.
 "use strict";
 
-function filterBox(name, title, control, kind) {
-  const box = el("div", { class: "filter", "data-filter": name, "data-kind": kind });
+function filterBox(filter, control) {
+  const { name, title } = filter;
+  const box = el("div", { class: "filter", "data-filter": name, "data-kind": filter.kind, "data-group": filter.group });
   const label = el("label", { for: control.id || `f-${name}`, text: title });
   control.id = control.id || `f-${name}`;
   box.append(label, control);
@@ -23,29 +24,29 @@ function changed() {
 }
 
 const widgets = {
-  flag(name, title) {
+  flag(filter) {
+    const { title } = filter;
     const select = selectOf([["", "Any"], ["true", "Yes"], ["false", "No"]]);
-    const box = filterBox(name, title, select, "flags");
+    const box = filterBox(filter, select);
     box.read = () => (select.value === "" ? undefined : select.value === "true");
     box.clear = () => { select.value = ""; };
     box.summary = () => `${title}: ${select.value === "true" ? "yes" : "no"}`;
     return box;
   },
-  text(name, title) {
+  text(filter) {
+    const { title } = filter;
     const input = el("input", { type: "search", maxlength: "200" });
-    const box = filterBox(name, title, input, "text");
+    const box = filterBox(filter, input);
     box.read = () => input.value.trim() || undefined;
     box.clear = () => { input.value = ""; };
     box.summary = () => `${title}: “${input.value.trim()}”`;
     return box;
   },
-  set(name, title, spec) {
-    const ref = schemaOf(spec.$ref);
-    const itemSchema = ref.properties.values.anyOf[0].items;
-    const numeric = itemSchema.type === "integer";
-    const choices = optionList(spec["x-options"], itemSchema.enum);
+  set(filter) {
+    const { name, title, numeric } = filter;
+    const choices = filter.choices || optionList(filter.options);
     const modes = [["values", "is any of"]];
-    if (ref.properties.require_every_value) modes.push(["every", "has all of"]);
+    if (filter.every) modes.push(["every", "has all of"]);
     modes.push(["exclude_values", "is none of"], ["empty", "is empty"], ["present", "is not empty"]);
     const mode = selectOf(modes, { "aria-label": `${title}: how to match` });
     const search = el("input", { type: "search", id: `f-${name}`, placeholder: `Search ${choices.length} values` });
@@ -60,7 +61,7 @@ const widgets = {
     });
     const picked = () => [...list.querySelectorAll("input:checked")];
     mode.addEventListener("change", () => { list.inert = search.disabled = ["empty", "present"].includes(mode.value); });
-    const box = filterBox(name, title, search, "set");
+    const box = filterBox(filter, search);
     box.insertBefore(mode, search);
     box.append(list);
     box.read = () => {
@@ -80,7 +81,8 @@ const widgets = {
     };
     return box;
   },
-  dateRange(name, title) {
+  dates(filter) {
+    const { name, title } = filter;
     const preset = selectOf(DATE_PRESETS.map(([value, text]) => [value, text]), { id: `f-${name}` });
     const from = el("input", { type: "date", "aria-label": `${title} from` });
     const to = el("input", { type: "date", "aria-label": `${title} to` });
@@ -91,7 +93,7 @@ const widgets = {
       if (preset.value === "") from.value = to.value = "";
     });
     for (const input of [from, to]) input.addEventListener("change", () => { preset.value = "custom"; });
-    const box = filterBox(name, title, preset, "dates");
+    const box = filterBox(filter, preset);
     box.append(custom);
     box.read = () => {
       const out = {};
@@ -106,13 +108,14 @@ const widgets = {
     };
     return box;
   },
-  numberRange(name, title) {
-    const unit = UNITS[name] ? ` (${UNITS[name]})` : "";
+  numbers(filter) {
+    const { name, title } = filter;
+    const unit = filter.unit ? ` (${filter.unit})` : "";
     const min = el("input", { type: "number", min: "0", "aria-label": `${title} minimum${unit}` });
     const max = el("input", { type: "number", min: "0", "aria-label": `${title} maximum${unit}` });
-    const row = el("div", { class: "inline" }, [min, el("span", { text: "to" }), max, el("span", { class: "hint", text: UNITS[name] || "" })]);
+    const row = el("div", { class: "inline" }, [min, el("span", { text: "to" }), max, el("span", { class: "hint", text: filter.unit || "" })]);
     min.id = `f-${name}`;
-    const box = filterBox(name, `${title}${unit}`, row, "numbers");
+    const box = filterBox({ ...filter, title: `${title}${unit}` }, row);
     box.querySelector("label").htmlFor = min.id;
     box.read = () => {
       const out = {};
@@ -121,18 +124,19 @@ const widgets = {
       return Object.keys(out).length ? out : undefined;
     };
     box.clear = () => { min.value = max.value = ""; };
-    box.summary = () => `${title}: ${min.value || "0"}–${max.value || "∞"}${UNITS[name] ? ` ${UNITS[name]}` : ""}`;
+    box.summary = () => `${title}: ${min.value || "0"}–${max.value || "∞"}${filter.unit ? ` ${filter.unit}` : ""}`;
     return box;
   },
-  predicates(name, title, spec) {
+  conditions(filter) {
+    const { name, title } = filter;
     const list = el("div");
-    const fields = optionList(spec["x-options"]);
+    const fields = optionList(filter.options);
     const datalist = el("datalist", { id: `f-${name}-fields` },
       fields.map((f) => el("option", { value: f.id, text: f.name })));
     const add = el("button", { type: "button", class: "secondary", id: `f-${name}`, text: "Add condition" });
     add.addEventListener("click", () => {
       const field = el("input", { list: datalist.id, "aria-label": "Field", placeholder: "field" });
-      const op = selectOf(OPS.map((o) => [o, OP_NAMES[o]]), { "aria-label": "Operator" });
+      const op = selectOf(state.catalogue.operators.map((o) => [o.id, o.name]), { "aria-label": "Operator" });
       const value = el("input", { "aria-label": "Value", placeholder: "value (a, b for one of)" });
       const remove = el("button", { type: "button", class: "secondary", text: "Remove" });
       const row = el("div", { class: "predicate" }, [field, op, value, remove]);
@@ -140,7 +144,7 @@ const widgets = {
       list.append(row);
       field.focus();
     });
-    const box = filterBox(name, title, add, "custom");
+    const box = filterBox(filter, add);
     box.classList.add("wide");
     box.append(list, datalist);
     box.read = () => {
@@ -155,9 +159,6 @@ const widgets = {
     return box;
   },
 };
-
-const OP_NAMES = { eq: "is", neq: "is not", contains: "contains", in: "is one of",
-  not_in: "is none of", exists: "is set", gt: ">", gte: "≥", lt: "<", lte: "≤" };
 
 const DATE_PRESETS = [["", "Any time"], ["today", "Today"], ["last7", "Last 7 days"],
   ["this_month", "This month"], ["last_month", "Last month"], ["this_quarter", "This quarter"],
@@ -187,38 +188,16 @@ function parseValue(op, raw) {
   return raw;
 }
 
-function widgetFor(name, prop) {
-  const spec = unwrap(prop);
-  const title = labelOf(name);
-  if (spec.type === "boolean") return widgets.flag(name, title);
-  if (spec.type === "string") return widgets.text(name, title);
-  if (spec.type === "array") return widgets.predicates(name, title, spec);
-  const ref = spec.$ref ? spec.$ref.split("/").pop() : "";
-  if (ref === "DateRange") return widgets.dateRange(name, title);
-  if (ref === "NumberRange") return widgets.numberRange(name, title);
-  if (ref.includes("SetFilter")) return widgets.set(name, title, spec);
-  return null;
-}
-
-function groupOf(box) {
-  const kind = box.dataset.kind;
-  if (kind === "set") return PEOPLE.has(box.dataset.filter) ? "people" : "status";
-  return kind;
-}
-
 function renderFilters() {
-  const type = selectedType();
-  const create = state.openapi.components.schemas[type.schema];
-  const filters = schemaOf(create.properties.filters.$ref);
-  const groups = new Map(GROUPS.map(([key, title]) => {
-    const details = el("details", { class: "group", "data-group": key });
-    details.append(el("summary", {}, [el("span", { text: title }), el("span", { class: "count" })]),
+  const groups = new Map(state.catalogue.groups.map(({ id, name }) => {
+    const details = el("details", { class: "group", "data-group": id });
+    details.append(el("summary", {}, [el("span", { text: name }), el("span", { class: "count" })]),
       el("div", { class: "filters-grid" }));
-    return [key, details];
+    return [id, details];
   }));
-  for (const [name, prop] of Object.entries(filters.properties)) {
-    const widget = widgetFor(name, prop);
-    if (widget) groups.get(groupOf(widget)).querySelector(".filters-grid").append(widget);
+  for (const filter of selectedType().filters) {
+    const widget = widgets[filter.kind](filter);
+    groups.get(filter.group).querySelector(".filters-grid").append(widget);
   }
   const shown = [...groups.values()].filter((g) => g.querySelector(".filter"));
   if (shown.length) shown[0].open = true; // dates first: the filter nearly every export uses
@@ -250,10 +229,23 @@ function readFilters() {
   return out;
 }
 
+// An option's name as people read it: raw CONSTANT_NAMES (hang-up causes) in words.
+function valueName(value) {
+  const text = String(value);
+  if (/^[A-Z0-9_]+$/.test(text) && text.includes("_")) {
+    const words = text.toLowerCase().replace(/_/g, " ");
+    return words.charAt(0).toUpperCase() + words.slice(1);
+  }
+  return text;
+}
+
 // One line saying what an export holds, for the list: its filters in the panel's words.
-function describeFilters(filters) {
+function describeFilters(filters, typeName) {
+  const known = new Map(typeNamed(typeName).filters.map((f) => [f.name, f]));
   const parts = Object.entries(filters || {}).map(([name, value]) => {
-    const title = labelOf(name);
+    const filter = known.get(name) || { title: name };
+    const title = filter.title;
+    const nameOf = (v) => ((filter.choices || []).find((c) => c.id === v) || { name: valueName(v) }).name;
     if (typeof value === "boolean") return `${title}: ${value ? "yes" : "no"}`;
     if (typeof value === "string") return `${title}: “${value}”`;
     if (Array.isArray(value)) return `${title}: ${value.length} condition(s)`;
@@ -263,7 +255,7 @@ function describeFilters(filters) {
     const list = value.values || value.exclude_values || [];
     const how = value.exclude_values ? "none of" : value.require_every_value ? "all of" : "any of";
     const named = list.every((v) => typeof v === "string") && list.length <= 3;
-    return named ? `${title}: ${how} ${list.map(valueName).join(", ")}`
+    return named ? `${title}: ${how} ${list.map(nameOf).join(", ")}`
       : `${title}: ${how} ${list.length} value${list.length === 1 ? "" : "s"}`;
   });
   return parts.length ? parts.join(" · ") : "All rows";

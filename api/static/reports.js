@@ -5,18 +5,10 @@
 const TOKEN_KEY = "reports.token";
 const POLL_MS = 3000;
 const PAGE = 20;
-const TYPES = [
-  { name: "chat", label: "Chat", schema: "ChatReportCreate" },
-  { name: "contact", label: "Contact", schema: "ContactReportCreate" },
-  { name: "ticket", label: "Ticket", schema: "TicketReportCreate" },
-  { name: "call_log", label: "Call Log", schema: "CallLogReportCreate" },
-  { name: "goal", label: "Goal", schema: "GoalReportCreate" },
-  { name: "message", label: "Message", schema: "MessageReportCreate" },
-];
-const OPS = ["eq", "neq", "contains", "in", "not_in", "exists", "gt", "gte", "lt", "lte"];
 
 const $ = (id) => document.getElementById(id);
-const state = { openapi: null, options: null, reports: [], cursor: null, pollTimer: null };
+// `catalogue` is the API's `…/types`: every type, filter, format and operator on offer.
+const state = { catalogue: null, options: null, reports: [], cursor: null, pollTimer: null };
 
 class ApiError extends Error {
   constructor(status, body) {
@@ -82,18 +74,19 @@ async function api(path, options = {}) {
 
 function base() { return `/api/wp-crm/reports/${encodeURIComponent(claims().org_id || "")}`; }
 
-// ---------------------------------------------------------------- filters from the schema
+// ---------------------------------------------------------------- what is on offer
 
-function schemaOf(ref) { return state.openapi.components.schemas[ref.split("/").pop()]; }
-
-function unwrap(prop) {
-  const choice = (prop.anyOf || []).find((p) => p.type !== "null");
-  return choice ? { ...choice, "x-options": prop["x-options"], title: prop.title } : prop;
+function typeNamed(name) {
+  return state.catalogue.types.find((t) => t.name === name) || { name, label: name, filters: [] };
 }
 
-function optionList(source, fallback) {
-  if (source && state.options && state.options[source]) return state.options[source];
-  return (fallback || []).map((v) => ({ id: v, name: v }));
+function formatLabel(name) {
+  return (state.catalogue.formats.find((f) => f.name === name) || { label: name }).label;
+}
+
+// The organisation's values a filter picks from (`…/options`).
+function optionList(source) {
+  return (source && state.options && state.options[source]) || [];
 }
 
 function el(tag, attrs = {}, children = []) {
@@ -110,20 +103,26 @@ function selectOf(items, attrs = {}) {
 }
 
 function selectedType() {
-  const checked = document.querySelector("input[name=report-type]:checked");
-  return TYPES.find((t) => t.name === checked.value);
+  return typeNamed(document.querySelector("input[name=report-type]:checked").value);
 }
 
 function renderTypes() {
   const box = $("type-options");
-  for (const [i, type] of TYPES.entries()) {
-    const description = state.openapi.components.schemas[type.schema].description || "";
+  for (const [i, type] of state.catalogue.types.entries()) {
+    const description = type.description;
     const input = el("input", { type: "radio", name: "report-type", value: type.name, id: `type-${type.name}` });
     if (i === 0) input.checked = true;
     input.addEventListener("change", renderFilters);
     const text = el("span", {}, [el("strong", { text: type.label }), el("small", { text: description })]);
     box.append(el("label", { class: "type-option", for: input.id }, [input, text]));
   }
+}
+
+function renderFormats() {
+  const formats = state.catalogue.formats;
+  const select = $("file-format");
+  select.replaceChildren(...formats.map((f) => el("option", { value: f.name, text: f.description })));
+  select.value = formats[0].name;  // the first on offer (CSV)
 }
 
 function renderTimezones() {
@@ -266,7 +265,7 @@ function renderRows() {
 }
 
 function row(report) {
-  const label = (TYPES.find((t) => t.name === report.type) || { label: report.type }).label;
+  const label = typeNamed(report.type).label;
   const who = report.requested_by.name || report.requested_by.email || report.requested_by.id;
   const status = el("td", {}, [el("span", { class: `badge ${report.status}`, text: cap(report.status) })]);
   if (report.status === "failed" && report.error) status.append(el("div", { class: "reason", text: report.error }));
@@ -290,11 +289,11 @@ function row(report) {
     button.addEventListener("click", () => cancel(report, button, note));
     file.append(button, note);
   }
-  const kind = FORMAT_LABELS[report.format] || report.format;
+  const kind = formatLabel(report.format);
   const fileCell = el("td", { class: "file-kind", text: report.password_protected ? `${kind}, protected` : kind });
   if (report.password_protected) fileCell.title = "An encrypted ZIP: it opens with the password given at request";
   const what = el("td", {}, [el("span", { text: label }),
-    el("span", { class: "summary", text: `${describeFilters(report.filters)} · ${report.timezone}` })]);
+    el("span", { class: "summary", text: `${describeFilters(report.filters, report.type)} · ${report.timezone}` })]);
   if (report.status === "completed" && report.started_at) {
     const seconds = Math.max(0, Math.round((new Date(report.completed_at) - new Date(report.started_at)) / 1000));
     status.append(el("div", { class: "hint", text: `in ${seconds < 90 ? `${seconds} s` : `${Math.round(seconds / 60)} min`} · ${new Date(report.completed_at).toLocaleTimeString()}` }));
@@ -307,8 +306,6 @@ function row(report) {
   ]);
   return tr;
 }
-
-const FORMAT_LABELS = { csv: "CSV", csv_gz: "CSV (gzip)", xlsx: "Excel", parquet: "Parquet", jsonl: "JSON Lines" };
 
 // A processing export's progress: a bar, the share and the time left once the run has
 // counted its rows (rows_expected); otherwise the rows written so far.
@@ -358,16 +355,15 @@ async function start() {
   const me = claims();
   $("whoami-name").textContent = `${me.name || me.email || me.sub || ""} · ${me.org_id || ""}`;
   try {
+    state.catalogue = state.catalogue || await api(`${base()}/types`);
     await loadReports();
   } catch (_) { return; } // 401 and 403 have already decided the view
   show("app");
   document.dispatchEvent(new Event("reports:signed-in")); // schedules.js lists its rows
-  if (!state.openapi) {
-    const [openapi, options] = await Promise.all([
-      fetch("/openapi.json").then((r) => r.json()), api(`${base()}/options`)]);
-    state.openapi = openapi;
-    state.options = options;
+  if (!state.options) {
+    state.options = await api(`${base()}/options`);
     renderTypes();
+    renderFormats();
     renderTimezones();
     renderFilters();
   }

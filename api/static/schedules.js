@@ -3,17 +3,11 @@
 // helpers of reports.js ($, el, api, base, readFilters, selectedType, fieldErrors).
 "use strict";
 
-// The date filter each type's "the month before each run" applies to.
-const DATE_FILTER = {
-  chat: "created", contact: "created", ticket: "created",
-  call_log: "date", goal: "event_date", message: "sent",
-};
-
 function scheduleBody() {
   const type = selectedType().name;
   const filters = readFilters();
-  const span = $("schedule-dates").value;
-  if (span) filters[DATE_FILTER[type]] = { from: `-1 ${span} start`, to: `-1 ${span} end` };
+  const span = $("schedule-dates").value;  // on the date filter "last month" means
+  if (span) filters[selectedType().date_filter] = { from: `-1 ${span} start`, to: `-1 ${span} end` };
   const when = $("schedule-when").value;
   const body = {
     name: $("schedule-name").value.trim() || `${selectedType().label} export`,
@@ -77,10 +71,10 @@ function scheduleRow(schedule) {
   remove.addEventListener("click", () => {
     if (confirm(`Delete the schedule "${schedule.name}"? Its exports stay.`)) act("DELETE");
   });
-  const label = (TYPES.find((t) => t.name === schedule.type) || { label: schedule.type }).label;
+  const label = typeNamed(schedule.type).label;
   return el("tr", { "data-schedule-id": schedule.id, "data-paused": String(schedule.paused) }, [
     el("td", { text: schedule.name }),
-    el("td", { text: `${label}, ${schedule.format}` }),
+    el("td", { text: `${label}, ${formatLabel(schedule.format)}` }),
     el("td", { text: `${cadence(schedule.cron)} (${schedule.timezone})`, title: schedule.cron }),
     el("td", { text: schedule.paused ? "Paused" : when(schedule.next_fire_at) }),
     el("td", { text: lastRun(schedule.last_firing) }),

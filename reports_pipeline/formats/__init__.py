@@ -6,7 +6,7 @@ from reports_pipeline.formats import csv, csv_gz, jsonl, parquet, protected, xls
 from reports_pipeline.formats.base import FileFormat, FileOptions
 
 FORMATS: dict[str, FileFormat] = {
-    f.name: f for f in (csv.FORMAT, csv_gz.FORMAT, xlsx.FORMAT, parquet.FORMAT, jsonl.FORMAT)
+    f.name: f for f in (csv.FORMAT, xlsx.FORMAT, csv_gz.FORMAT, parquet.FORMAT, jsonl.FORMAT)
 }
 
 

@@ -40,7 +40,8 @@ class FileFormat:
     encode: Encoder
     # Whether a ZIP around it is worth deflating (text), or only stores it (already packed).
     compressible: bool = False
-    label: str = ""  # as the API's description names it
+    label: str = ""  # its short name: the API's description, the page's list
+    description: str = ""  # what it is for, where the page offers it
 
 
 def local_time(column: pl.Expr, dtype: pl.DataType, tz: str) -> pl.Expr:

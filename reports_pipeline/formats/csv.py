@@ -70,5 +70,11 @@ def encode(columns: Sequence[str], pieces: Iterable[pl.DataFrame], options: File
 
 
 FORMAT = FileFormat(
-    "csv", ".csv", "text/csv; charset=utf-8", encode, compressible=True, label="CSV"
+    "csv",
+    ".csv",
+    "text/csv; charset=utf-8",
+    encode,
+    compressible=True,
+    label="CSV",
+    description="CSV (Excel, any tool)",
 )

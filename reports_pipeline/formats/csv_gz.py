@@ -22,4 +22,11 @@ def encode(columns: Sequence[str], pieces: Iterable[pl.DataFrame], options: File
     yield packer.flush()
 
 
-FORMAT = FileFormat("csv_gz", ".csv.gz", "application/gzip", encode, label="csv.gz")
+FORMAT = FileFormat(
+    "csv_gz",
+    ".csv.gz",
+    "application/gzip",
+    encode,
+    label="CSV (gzip)",
+    description="CSV, gzip-compressed (.csv.gz)",
+)

@@ -37,4 +37,5 @@ FORMAT = FileFormat(
     encode,
     compressible=True,
     label="JSON Lines",
+    description="JSON Lines (.jsonl)",
 )

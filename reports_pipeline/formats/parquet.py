@@ -54,5 +54,10 @@ def _stable(
 
 
 FORMAT = FileFormat(
-    "parquet", ".parquet", "application/vnd.apache.parquet", encode, label="Parquet"
+    "parquet",
+    ".parquet",
+    "application/vnd.apache.parquet",
+    encode,
+    label="Parquet",
+    description="Parquet (BI, notebooks)",
 )

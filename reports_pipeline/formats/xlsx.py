@@ -114,5 +114,6 @@ FORMAT = FileFormat(
     ".xlsx",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     encode,
-    label="XLSX",
+    label="Excel",
+    description="Excel workbook (.xlsx)",
 )

@@ -15,6 +15,7 @@ from reports_pipeline.filters import (
     Text,
     TextSetFilter,
     options,
+    shown,
 )
 from reports_pipeline.replica import ReplicaReader
 from reports_pipeline.reports.base import BaseTable, Export, ReportType, sliced_export
@@ -24,18 +25,31 @@ Direction = Literal["inbound", "outbound"]
 
 
 class CallLogFilters(ReportFilters):
-    directions: Annotated[SetFilter[Direction] | None, On("direction")] = None
-    statuses: Annotated[TextSetFilter | None, On("status"), options("call_statuses")] = None
-    agents: Annotated[SetFilter[int] | None, On("agent_id"), options("members")] = None
-    accounts: Annotated[SetFilter[int] | None, On("account_id"), options("accounts")] = None
-    hangup_causes: Annotated[TextSetFilter | None, On("hangup_cause"), options("hangup_causes")] = (
-        None
-    )
-    date: Annotated[DateRange | None, On("started_at")] = None
-    has_recording: Annotated[bool | None, On("has_recording")] = None
-    has_chat: Annotated[bool | None, On("has_chat")] = None
-    talk_duration: Annotated[NumberRange | None, On("talk_seconds")] = None
-    total_duration: Annotated[NumberRange | None, On("total_seconds")] = None
+    directions: Annotated[SetFilter[Direction] | None, On("direction"), shown("Direction")] = None
+    statuses: Annotated[
+        TextSetFilter | None, On("status"), options("call_statuses"), shown("Status")
+    ] = None
+    agents: Annotated[
+        SetFilter[int] | None, On("agent_id"), options("members"), shown(group="people")
+    ] = None
+    accounts: Annotated[
+        SetFilter[int] | None,
+        On("account_id"),
+        options("accounts"),
+        shown("Phone accounts", group="people"),
+    ] = None
+    hangup_causes: Annotated[
+        TextSetFilter | None, On("hangup_cause"), options("hangup_causes"), shown("Hang-up cause")
+    ] = None
+    date: Annotated[DateRange | None, On("started_at"), shown("Call date")] = None
+    has_recording: Annotated[bool | None, On("has_recording"), shown("Has a recording")] = None
+    has_chat: Annotated[bool | None, On("has_chat"), shown("Has a chat")] = None
+    talk_duration: Annotated[
+        NumberRange | None, On("talk_seconds"), shown("Talk time", unit="seconds")
+    ] = None
+    total_duration: Annotated[
+        NumberRange | None, On("total_seconds"), shown("Call length", unit="seconds")
+    ] = None
     search: Annotated[Text | None, On("caller_number", "called_number", "customer")] = None
 
 

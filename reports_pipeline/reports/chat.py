@@ -25,6 +25,7 @@ from reports_pipeline.filters import (
     Text,
     TextSetFilter,
     options,
+    shown,
 )
 from reports_pipeline.pushdown import Narrowing, Related, Searched, Valued
 from reports_pipeline.replica import EVERY_ROW, Prefilter, ReplicaReader
@@ -47,22 +48,35 @@ class ChatFilters(ReportFilters):
     archived: Annotated[bool | None, On("archived")] = None
     high_priority: Annotated[bool | None, On("high_priority")] = None
     has_contacts: Annotated[bool | None, On("has_contacts")] = None
-    bot_handled: Annotated[bool | None, On("bot_handled")] = None
+    bot_handled: Annotated[bool | None, On("bot_handled"), shown("Handled by a bot")] = None
     unanswered: Annotated[bool | None, On("unanswered")] = None
-    agent_transferred: Annotated[bool | None, On("agent_transferred")] = None
+    agent_transferred: Annotated[
+        bool | None, On("agent_transferred"), shown("Transferred to an agent")
+    ] = None
     session_closed: Annotated[bool | None, On("session_closed")] = None
     autopilot: Annotated[bool | None, On("autopilot")] = None
     has_notes: Annotated[bool | None, On("has_notes")] = None
     has_tickets: Annotated[bool | None, On("has_tickets")] = None
     has_open_tickets: Annotated[bool | None, On("has_open_tickets")] = None
-    assignees: Annotated[MultiSetFilter[int] | None, On("assignee_ids"), options("members")] = None
-    teams: Annotated[MultiSetFilter[int] | None, On("team_ids"), options("teams")] = None
+    assignees: Annotated[
+        MultiSetFilter[int] | None, On("assignee_ids"), options("members"), shown(group="people")
+    ] = None
+    teams: Annotated[
+        MultiSetFilter[int] | None, On("team_ids"), options("teams"), shown(group="people")
+    ] = None
     labels: Annotated[MultiSetFilter[int] | None, On("label_ids"), options("labels")] = None
     workflow_states: Annotated[
-        TextSetFilter | None, On("workflow_state"), options("workflow_states")
+        TextSetFilter | None,
+        On("workflow_state"),
+        options("workflow_states"),
+        shown("Workflow state"),
     ] = None
-    channels: Annotated[SetFilter[int] | None, On("channel_id"), options("channels")] = None
-    channel_types: Annotated[SetFilter[ChannelType] | None, On("channel_type")] = None
+    channels: Annotated[
+        SetFilter[int] | None, On("channel_id"), options("channels"), shown(group="people")
+    ] = None
+    channel_types: Annotated[
+        SetFilter[ChannelType] | None, On("channel_type"), shown(group="people")
+    ] = None
     chat_type: Annotated[SetFilter[Literal["individual", "group"]] | None, On("chat_type")] = None
     goals: Annotated[MultiSetFilter[int] | None, On("goal_ids"), options("goals")] = None
     created: Annotated[DateRange | None, On("created_at")] = None
@@ -70,7 +84,9 @@ class ChatFilters(ReportFilters):
     search: Annotated[Text | None, On("name", "contact_name", "contact_phone", "contact_email")] = (
         None
     )
-    contact_custom_fields: Annotated[Predicates | None, options("custom_fields")] = None
+    contact_custom_fields: Annotated[
+        Predicates | None, options("custom_fields"), shown("Contact fields")
+    ] = None
 
 
 # Filters on a chat's related rows the replica query can narrow by (semi-joins).

@@ -15,6 +15,7 @@ from reports_pipeline.filters import (
     SetFilter,
     Text,
     options,
+    shown,
 )
 from reports_pipeline.pushdown import Valued
 from reports_pipeline.replica import ReplicaReader
@@ -25,8 +26,15 @@ from reports_pipeline.reports.base import BaseTable, Export, ReportType, lookup,
 class ContactFilters(ReportFilters):
     search: Annotated[Text | None, On("name", "phone", "email")] = None
     has_chats: Annotated[bool | None, On("has_chats")] = None
-    channels: Annotated[SetFilter[int] | None, On("channel_id"), options("channels")] = None
-    creators: Annotated[SetFilter[int] | None, On("created_by"), options("members")] = None
+    channels: Annotated[
+        SetFilter[int] | None, On("channel_id"), options("channels"), shown(group="people")
+    ] = None
+    creators: Annotated[
+        SetFilter[int] | None,
+        On("created_by"),
+        options("members"),
+        shown("Created by", group="people"),
+    ] = None
     created: Annotated[DateRange | None, On("created_at")] = None
     custom_fields: Annotated[Predicates | None, options("custom_fields")] = None
 

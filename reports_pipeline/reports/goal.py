@@ -21,7 +21,15 @@ from typing import Annotated
 import polars as pl
 
 from reports_pipeline.columns import Column, fixed, headed
-from reports_pipeline.filters import DateRange, On, Predicates, ReportFilters, SetFilter, options
+from reports_pipeline.filters import (
+    DateRange,
+    On,
+    Predicates,
+    ReportFilters,
+    SetFilter,
+    options,
+    shown,
+)
 from reports_pipeline.pushdown import Valued, pushed
 from reports_pipeline.replica import EVERY_ROW, Prefilter, ReplicaReader, Slice
 from reports_pipeline.reports import base
@@ -42,9 +50,13 @@ FROM bot_sessions WHERE {chats} GROUP BY chat_id ORDER BY ts, key
 
 
 class GoalFilters(ReportFilters):
-    event_date: Annotated[DateRange | None, On("recorded_at")] = None
-    goal_ids: Annotated[SetFilter[int] | None, On("goal_id"), options("goals")] = None
-    channels: Annotated[SetFilter[int] | None, On("channel_id"), options("channels")] = None
+    event_date: Annotated[DateRange | None, On("recorded_at"), shown("Goal reached")] = None
+    goal_ids: Annotated[SetFilter[int] | None, On("goal_id"), options("goals"), shown("Goals")] = (
+        None
+    )
+    channels: Annotated[
+        SetFilter[int] | None, On("channel_id"), options("channels"), shown(group="people")
+    ] = None
     trackers: Annotated[Predicates | None, options("trackers")] = None
 
 

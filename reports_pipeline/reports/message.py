@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 import polars as pl
 
-from reports_pipeline.filters import DateRange, On, SetFilter, Text, options
+from reports_pipeline.filters import DateRange, On, SetFilter, Text, options, shown
 from reports_pipeline.replica import EVERY_ROW, Prefilter, ReplicaReader
 from reports_pipeline.reports import chat
 from reports_pipeline.reports.base import Export, ReportType, rows_for, select_columns
@@ -26,9 +26,13 @@ BOT_NAME = "Bot"
 
 class MessageFilters(chat.ChatFilters):
     sent: Annotated[DateRange | None, On("sent_at")] = None
-    sender_types: Annotated[SetFilter[SenderType] | None, On("sender_type")] = None
-    senders: Annotated[SetFilter[int] | None, On("member_id"), options("members")] = None
-    text: Annotated[Text | None, On("text")] = None
+    sender_types: Annotated[
+        SetFilter[SenderType] | None, On("sender_type"), shown("Sent by", group="people")
+    ] = None
+    senders: Annotated[
+        SetFilter[int] | None, On("member_id"), options("members"), shown(group="people")
+    ] = None
+    text: Annotated[Text | None, On("text"), shown("Message text")] = None
 
     def chat_filters(self) -> chat.ChatFilters:
         """The filters that choose the chats, as the chat export reads them."""

@@ -6,7 +6,15 @@ from typing import Annotated, Literal
 
 import polars as pl
 
-from reports_pipeline.filters import DateRange, On, ReportFilters, SetFilter, Text, options
+from reports_pipeline.filters import (
+    DateRange,
+    On,
+    ReportFilters,
+    SetFilter,
+    Text,
+    options,
+    shown,
+)
 from reports_pipeline.replica import ReplicaReader
 from reports_pipeline.reports.base import (
     BaseTable,
@@ -21,13 +29,26 @@ Priority = Literal["low", "medium", "high"]
 
 
 class TicketFilters(ReportFilters):
-    statuses: Annotated[SetFilter[int] | None, On("status_id"), options("ticket_statuses")] = None
-    priorities: Annotated[SetFilter[Priority] | None, On("priority")] = None
-    assignees: Annotated[SetFilter[int] | None, On("assignee_id"), options("members")] = None
-    creators: Annotated[SetFilter[int] | None, On("creator_id"), options("members")] = None
-    channels: Annotated[SetFilter[int] | None, On("channel_id"), options("channels")] = None
+    statuses: Annotated[
+        SetFilter[int] | None, On("status_id"), options("ticket_statuses"), shown("Status")
+    ] = None
+    priorities: Annotated[SetFilter[Priority] | None, On("priority"), shown("Priority")] = None
+    assignees: Annotated[
+        SetFilter[int] | None, On("assignee_id"), options("members"), shown(group="people")
+    ] = None
+    creators: Annotated[
+        SetFilter[int] | None,
+        On("creator_id"),
+        options("members"),
+        shown("Created by", group="people"),
+    ] = None
+    channels: Annotated[
+        SetFilter[int] | None, On("channel_id"), options("channels"), shown(group="people")
+    ] = None
     issues: Annotated[SetFilter[int] | None, On("issue_id"), options("issues")] = None
-    sub_issues: Annotated[SetFilter[int] | None, On("sub_issue_id"), options("sub_issues")] = None
+    sub_issues: Annotated[
+        SetFilter[int] | None, On("sub_issue_id"), options("sub_issues"), shown("Sub-issues")
+    ] = None
     workflows: Annotated[SetFilter[int] | None, On("workflow_id"), options("workflows")] = None
     created: Annotated[DateRange | None, On("created_at")] = None
     search: Annotated[
