@@ -153,3 +153,37 @@ def test_names_from_data_collide_with_export_columns(catalog: duckdb.DuckDBPyCon
     assert {org for org, _ in trackers} == {
         r[0] for r in catalog.execute("SELECT DISTINCT org_id FROM tracker_values").fetchall()
     }
+
+
+def test_conversations_have_the_shape_of_real_ones(catalog: duckdb.DuckDBPyConnection) -> None:
+    """Most chats resolved once, some reopened, a minority rated; business hours that
+    differ by organisation (one always open, one crossing midnight); hostile comments."""
+    chats = scalar(catalog, "SELECT count(*) FROM chats")
+    resolved_once = scalar(
+        catalog,
+        """SELECT count(*) FROM (SELECT chat_id, count(*) FILTER (event_type = 'resolved') r,
+                                        count(*) FILTER (event_type = 'reopened') o
+                                 FROM chat_events GROUP BY org_id, chat_id)
+           WHERE r = 1 AND o = 0""",
+    )
+    reopened = scalar(
+        catalog, "SELECT count(DISTINCT chat_id) FROM chat_events WHERE event_type = 'reopened'"
+    )
+    rated = scalar(catalog, "SELECT count(DISTINCT chat_id) FROM ratings")
+    assert resolved_once > chats * 0.3 and 0 < reopened < chats * 0.2 and 0 < rated < chats / 2
+    causes = catalog.execute(
+        "SELECT DISTINCT reopen_cause FROM chat_events WHERE event_type = 'reopened'"
+    ).fetchall()
+    assert {c for (c,) in causes} >= {"user_message", "agent_reopen", "bot"}
+    shapes = dict(
+        catalog.execute(
+            """SELECT o.org_id,
+                      count(b.weekday) FILTER (b.closes <= b.opens) * 100 + count(b.weekday)
+               FROM organisations o LEFT JOIN business_hours b USING (org_id) GROUP BY o.org_id"""
+        ).fetchall()
+    )
+    assert 0 in shapes.values()  # always open
+    assert any(v >= 100 for v in shapes.values())  # a desk open across midnight
+    assert scalar(catalog, "SELECT count(*) FROM ratings WHERE contains(comment, chr(10))") > 0
+    assert scalar(catalog, "SELECT count(*) FROM ratings WHERE starts_with(comment, '=')") > 0
+    assert scalar(catalog, "SELECT count(DISTINCT status) FROM member_status") == 3

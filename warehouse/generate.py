@@ -412,11 +412,172 @@ VARIABLES: dict[str, list[str]] = {
     "trackers": pools.TRACKERS,
     "tracker_values": pools.TRACKER_VALUES,
     "hangup_causes": pools.HANGUP_CAUSES,
+    "resolution_labels": pools.RESOLUTION_LABELS,
+    "rating_comments": pools.RATING_COMMENTS,
+    "holidays": pools.HOLIDAYS,
     "call_statuses": pools.CALL_STATUSES,
     "providers": pools.PROVIDERS,
     "timezones": pools.TIMEZONES,
     "org_names": pools.ORG_NAMES,
 }
+
+
+# What the conversation metrics are made of (docs/metrics.md): each chat's events (created,
+# assigned, resolved at a message's time, reopened at the next message's time), ratings
+# after resolutions, business hours and holidays, and team members' status changes.
+CONVERSATIONS = """
+CREATE TABLE resolution_labels AS
+SELECT org_id, dim_base + k AS resolution_label_id,
+       split_part(getvariable('resolution_labels')[k + 1], '|', 1) AS category,
+       split_part(getvariable('resolution_labels')[k + 1], '|', 2) AS sub_category
+FROM (SELECT *, unnest(range(len(getvariable('resolution_labels')))) AS k FROM org_plan);
+
+CREATE TABLE chat_shape AS
+WITH msg AS (
+    SELECT chat_id, message_id % 16 AS i, epoch(sent_at)::BIGINT AS sent_s, sender, member_id
+    FROM messages
+)
+SELECT c.org_id, c.chat_id, p.dim_base, p.created_s, p.n_messages, c.session_closed,
+       epoch(c.last_message_at)::BIGINT AS last_s,
+       -- a reopened chat: resolved at its message k, reopened at message k + 1
+       CASE WHEN p.n_messages >= 4 AND u(c.chat_id, 'ro') < 0.12
+            THEN ri(c.chat_id, 'rk', 1, p.n_messages - 3) END AS k,
+       a.member_id AS assignee_id
+FROM chats c JOIN chat_plan p USING (chat_id)
+LEFT JOIN chat_assignees a ON a.chat_id = c.chat_id AND a.is_primary;
+
+CREATE TABLE resolutions AS
+SELECT s.org_id, s.chat_id, s.dim_base, s.assignee_id, m.sent_s AS resolved_s,
+       n.sent_s AS reopen_s, n.sender AS reopen_sender, n.member_id AS reopen_member
+FROM chat_shape s
+JOIN (SELECT chat_id, message_id % 16 AS i, epoch(sent_at)::BIGINT AS sent_s, sender, member_id
+      FROM messages) m ON m.chat_id = s.chat_id AND m.i = s.k
+JOIN (SELECT chat_id, message_id % 16 AS i, epoch(sent_at)::BIGINT AS sent_s, sender, member_id
+      FROM messages) n ON n.chat_id = s.chat_id AND n.i = s.k + 1
+UNION ALL
+SELECT org_id, chat_id, dim_base, assignee_id, last_s, NULL, NULL, NULL
+FROM chat_shape WHERE session_closed;
+
+CREATE TABLE ratings AS
+SELECT org_id, chat_id * 4 + row_number() OVER (PARTITION BY chat_id ORDER BY resolved_s)
+           AS rating_id,
+       chat_id,
+       ts(CASE WHEN reopen_s IS NULL THEN resolved_s + ri(chat_id * 7 + resolved_s, 'rat', 60, 7200)
+               ELSE resolved_s + (reopen_s - resolved_s) // 2 END) AS rated_at,
+       pick([5, 5, 5, 4, 4, 3, 2, 1], chat_id * 7 + resolved_s, 'rs') AS score,
+       CASE WHEN u(chat_id * 7 + resolved_s, 'rcm') < 0.5
+            THEN pick(getvariable('rating_comments'), chat_id * 7 + resolved_s, 'rc')
+       END AS comment,
+       u(chat_id * 7 + resolved_s, 'rir') < 0.8 AS issue_resolved
+FROM resolutions WHERE u(chat_id * 7 + resolved_s, 'rtd') < 0.3;
+
+CREATE TABLE chat_event_rows AS
+SELECT org_id, chat_id, created_s AS at_s, 0 AS rank, 'created' AS event_type,
+       'customer' AS actor_type, NULL::BIGINT AS member_id, NULL::BIGINT AS team_id,
+       NULL::BIGINT AS resolution_label_id, NULL AS reopen_cause
+FROM chat_shape
+UNION ALL  -- a transferred chat had another agent first
+SELECT s.org_id, s.chat_id, s.created_s + (s.last_s - s.created_s) // 20, 1, 'agent_assigned',
+       'system', s.dim_base + (s.assignee_id - s.dim_base + p.n_members - 1) % p.n_members,
+       NULL, NULL, NULL
+FROM chat_shape s JOIN chats c USING (chat_id) JOIN chat_plan p USING (chat_id)
+WHERE c.agent_transferred AND s.assignee_id IS NOT NULL
+UNION ALL
+SELECT s.org_id, s.chat_id, s.created_s + (s.last_s - s.created_s) // 12, 2, 'unassigned',
+       'agent', s.dim_base + (s.assignee_id - s.dim_base + p.n_members - 1) % p.n_members,
+       NULL, NULL, NULL
+FROM chat_shape s JOIN chats c USING (chat_id) JOIN chat_plan p USING (chat_id)
+WHERE c.agent_transferred AND s.assignee_id IS NOT NULL
+UNION ALL
+SELECT s.org_id, s.chat_id,
+       s.created_s + (s.last_s - s.created_s) * (1 + row_number() OVER w) // 10, 3,
+       'agent_assigned', 'system', a.member_id, NULL, NULL, NULL
+FROM chat_shape s JOIN chat_assignees a USING (chat_id)
+WINDOW w AS (PARTITION BY a.chat_id ORDER BY NOT a.is_primary, a.member_id)
+UNION ALL
+SELECT s.org_id, s.chat_id, s.created_s + (s.last_s - s.created_s) // 11, 4, 'team_assigned',
+       'system', NULL, t.team_id, NULL, NULL
+FROM chat_shape s JOIN chat_teams t USING (chat_id)
+UNION ALL
+SELECT org_id, chat_id, resolved_s, 5, 'resolved',
+       CASE WHEN assignee_id IS NULL THEN 'bot' ELSE 'agent' END, assignee_id, NULL,
+       CASE WHEN u(chat_id * 7 + resolved_s, 'rl') < 0.7
+            THEN dim_base + ri(chat_id * 7 + resolved_s, 'rli', 0,
+                               len(getvariable('resolution_labels')) - 1) END,
+       NULL
+FROM resolutions
+UNION ALL
+SELECT r.org_id, r.chat_id, r.reopen_s, 6, 'reopened',
+       CASE WHEN x.score <= 2 THEN 'system' WHEN r.reopen_sender = 'user' THEN 'customer'
+            ELSE r.reopen_sender END,
+       r.reopen_member, NULL, NULL,
+       CASE WHEN x.score <= 2 THEN 'customer_dissatisfaction'
+            WHEN r.reopen_sender = 'user' THEN 'user_message'
+            WHEN r.reopen_sender = 'agent' THEN 'agent_reopen' ELSE 'bot' END
+FROM resolutions r
+LEFT JOIN ratings x
+       ON x.chat_id = r.chat_id AND epoch(x.rated_at) BETWEEN r.resolved_s AND r.reopen_s
+WHERE r.reopen_s IS NOT NULL;
+
+CREATE TABLE chat_events AS
+SELECT org_id, chat_id * 64 + row_number() OVER (PARTITION BY chat_id ORDER BY at_s, rank,
+                                                  member_id, team_id) AS event_id,
+       chat_id, ts(at_s) AS occurred_at, event_type, actor_type, member_id, team_id,
+       resolution_label_id, reopen_cause
+FROM chat_event_rows;
+
+-- Each organisation's week: 0 office hours with a lunch break, 1 always open (no rows),
+-- 2 every day 08-20, 3 a night desk crossing midnight and a Saturday morning.
+CREATE TABLE business_hours AS
+SELECT org_id, weekday, opens::TIME AS opens, closes::TIME AS closes
+FROM org_plan, (VALUES
+    (0, 1, '09:00', '12:30'), (0, 1, '13:30', '18:00'), (0, 2, '09:00', '12:30'),
+    (0, 2, '13:30', '18:00'), (0, 3, '09:00', '12:30'), (0, 3, '13:30', '18:00'),
+    (0, 4, '09:00', '12:30'), (0, 4, '13:30', '18:00'), (0, 5, '09:00', '12:30'),
+    (0, 5, '13:30', '18:00'),
+    (2, 1, '08:00', '20:00'), (2, 2, '08:00', '20:00'), (2, 3, '08:00', '20:00'),
+    (2, 4, '08:00', '20:00'), (2, 5, '08:00', '20:00'), (2, 6, '08:00', '20:00'),
+    (2, 7, '08:00', '20:00'),
+    (3, 1, '20:00', '04:00'), (3, 2, '20:00', '04:00'), (3, 3, '20:00', '04:00'),
+    (3, 4, '20:00', '04:00'), (3, 5, '20:00', '04:00'), (3, 6, '10:00', '14:00')
+) w(shape, weekday, opens, closes)
+WHERE w.shape = org_index % 4;
+
+CREATE TABLE holidays AS
+SELECT DISTINCT org_id, day, 'Holiday' AS name
+FROM (
+    SELECT org_id, strptime(y || '-' || md, '%Y-%m-%d')::DATE AS day, org_index
+    FROM org_plan,
+         range(year(ts(getvariable('start_s'))), year(ts(getvariable('start_s')
+                                                   + getvariable('span_s'))) + 2) t(y),
+         (SELECT unnest(getvariable('holidays')) AS md)
+    WHERE u(org_index * 10000 + y * 10 + hash(md) % 7, 'hol') < 0.8
+)
+WHERE org_index % 4 <> 1;
+
+-- A member's working day: online, away for a break, online again, offline.
+CREATE TABLE member_status AS
+WITH days AS (
+    SELECT m.org_id, m.member_id, d,
+           getvariable('start_s') + d * 86400 + ri(m.member_id * 1000 + d, 'on', 25200, 36000)
+               AS on_s
+    FROM team_members m, range(getvariable('span_s') // 86400 + 1) t(d)
+    WHERE u(m.member_id * 1000 + d, 'wd') < 0.7
+), steps AS (
+    SELECT org_id, member_id, d, on_s AS at_s, 0 AS step, 'online' AS status FROM days
+    UNION ALL SELECT org_id, member_id, d,
+                     on_s + ri(member_id * 1000 + d, 'aw', 7200, 14400), 1, 'away' FROM days
+    UNION ALL SELECT org_id, member_id, d,
+                     on_s + 14400 + ri(member_id * 1000 + d, 'bk', 1800, 3600), 2, 'online'
+              FROM days
+    UNION ALL SELECT org_id, member_id, d,
+                     on_s + 28800 + ri(member_id * 1000 + d, 'of', 0, 7200),
+                     3, 'offline' FROM days
+)
+SELECT org_id, member_id * 10000 + d * 4 + step AS status_change_id, member_id,
+       ts(at_s) AS changed_at, status
+FROM steps;
+"""
 
 
 # How far back the data goes from its end date (the first replicas spanned this too).
@@ -446,7 +607,16 @@ def generate(out: Path, spec: ReplicaSpec, *, memory_limit: str = "6GB") -> dict
     con = duckdb.connect(config={"memory_limit": memory_limit, "preserve_insertion_order": False})
     _set_variables(con, spec)
     started = time.monotonic()
-    for script in (MACROS, ORG_PLAN, DIMENSIONS, CHATS, CONTACTS, TICKETS_AND_CALLS, BOT):
+    for script in (
+        MACROS,
+        ORG_PLAN,
+        DIMENSIONS,
+        CHATS,
+        CONTACTS,
+        TICKETS_AND_CALLS,
+        BOT,
+        CONVERSATIONS,
+    ):
         con.execute(script)
     counts: dict[str, int] = {}
     for table, order in TABLES.items():

@@ -45,6 +45,12 @@ FOREIGN_KEYS = [
     ("goal_events", "session_id", "bot_sessions", "session_id"),
     ("goal_events", "goal_id", "goals", "goal_id"),
     ("tracker_values", "event_id", "goal_events", "event_id"),
+    ("chat_events", "chat_id", "chats", "chat_id"),
+    ("chat_events", "member_id", "team_members", "member_id"),
+    ("chat_events", "team_id", "teams", "team_id"),
+    ("chat_events", "resolution_label_id", "resolution_labels", "resolution_label_id"),
+    ("ratings", "chat_id", "chats", "chat_id"),
+    ("member_status", "member_id", "team_members", "member_id"),
 ]
 
 PRIMARY_KEYS = {
@@ -58,6 +64,10 @@ PRIMARY_KEYS = {
     "tickets": "ticket_id",
     "call_logs": "call_id",
     "bot_sessions": "session_id",
+    "chat_events": "event_id",
+    "ratings": "rating_id",
+    "member_status": "status_change_id",
+    "resolution_labels": "resolution_label_id",
     "goal_events": "event_id",
     "ticket_issues": "issue_id",
 }
@@ -141,5 +151,60 @@ INVARIANTS: list[Invariant] = [
         """SELECT count(*) FROM (SELECT min(position) lo, max(position) hi, count(*) n
                                  FROM goal_events GROUP BY org_id, session_id)
            WHERE lo <> 1 OR hi <> n""",
+    ),
+    Invariant(
+        "events_lie_within_their_chat",
+        "chat_events",
+        "A chat's events are ordered by id and lie between its creation and its last message.",
+        """SELECT count(*) FROM (
+               SELECT e.occurred_at < c.created_at OR e.occurred_at > c.last_message_at
+                      OR e.occurred_at < lag(e.occurred_at) OVER
+                          (PARTITION BY e.org_id, e.chat_id ORDER BY e.event_id) AS bad
+               FROM chat_events e JOIN chats c USING (org_id, chat_id)) WHERE bad""",
+    ),
+    Invariant(
+        "session_closed_is_a_final_resolution",
+        "chat_events",
+        "A chat is session_closed exactly when its latest interaction ended in a resolution "
+        "at its last message's time.",
+        """SELECT count(*) FROM chats c
+           LEFT JOIN (SELECT org_id, chat_id, arg_max(event_type, event_id) AS last_type,
+                             arg_max(occurred_at, event_id) AS last_at
+                      FROM chat_events WHERE event_type IN ('resolved', 'reopened')
+                      GROUP BY org_id, chat_id) e USING (org_id, chat_id)
+           WHERE c.session_closed IS DISTINCT FROM
+                 coalesce(e.last_type = 'resolved' AND e.last_at = c.last_message_at, false)""",
+    ),
+    Invariant(
+        "ratings_follow_a_resolution",
+        "ratings",
+        "A rating's score is 1-5 and it follows a resolution of its chat.",
+        """SELECT count(*) FROM ratings r
+           WHERE r.score NOT BETWEEN 1 AND 5 OR NOT EXISTS (
+               SELECT 1 FROM chat_events e
+               WHERE e.org_id = r.org_id AND e.chat_id = r.chat_id
+                 AND e.event_type = 'resolved' AND e.occurred_at <= r.rated_at)""",
+    ),
+    Invariant(
+        "business_hours_are_whole_intervals",
+        "business_hours",
+        "Each interval has a weekday 1-7 and a length (closing at or before its opening "
+        "means the next day), and none overlaps another of its organisation.",
+        """WITH spans AS (
+               SELECT org_id, (weekday - 1) * 1440 + hour(opens) * 60 + minute(opens) AS lo,
+                      (weekday - 1) * 1440 + hour(closes) * 60 + minute(closes)
+                      + CASE WHEN closes <= opens THEN 1440 ELSE 0 END AS hi, weekday,
+                      row_number() OVER () AS n
+               FROM business_hours)
+           SELECT count(*) FROM spans a
+           WHERE a.weekday NOT BETWEEN 1 AND 7 OR EXISTS (
+               SELECT 1 FROM spans b WHERE b.org_id = a.org_id AND b.n <> a.n
+                 AND ((b.lo >= a.lo AND b.lo < a.hi) OR b.lo + 10080 < a.hi))""",
+    ),
+    Invariant(
+        "status_changes_are_known_states",
+        "member_status",
+        "A status is online, away or offline.",
+        "SELECT count(*) FROM member_status WHERE status NOT IN ('online', 'away', 'offline')",
     ),
 ]

@@ -282,3 +282,24 @@ ORG_NAMES = [
     "Tyrell Telecom",
     "Cyberdyne Clinics",
 ]
+# "category|sub-category"; some collide with column names or start like formulas.
+RESOLUTION_LABELS = [
+    "Billing|Refund issued",
+    "Billing|Invoice explained",
+    "Technical|Login fixed",
+    "Technical|Bug reported",
+    "Orders|Delivery rescheduled",
+    "Chat ID|CSAT Score",
+    '=HYPERLINK("x")|+cmd',
+    "Account|Closed, on request\nby the customer",
+]
+RATING_COMMENTS = [
+    "Great help, thank you!",
+    "Took too long.",
+    "Solved in minutes 👍",
+    "Line one\nline two",
+    "=1+1",
+    'Not resolved, "again"',
+    "",
+]
+HOLIDAYS = ["01-01", "05-01", "12-25", "12-31"]  # each organisation's closed days (month-day)

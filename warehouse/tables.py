@@ -39,4 +39,10 @@ TABLES: dict[str, str] = {
     "bot_sessions": "chat_id, started_at, session_id",
     "goal_events": "chat_id, session_id, position",
     "tracker_values": "chat_id, event_id, tracker_name",
+    "resolution_labels": "resolution_label_id",
+    "chat_events": "chat_id, occurred_at, event_id",
+    "ratings": "chat_id, rated_at, rating_id",
+    "business_hours": "weekday, opens",
+    "holidays": "day",
+    "member_status": "changed_at, status_change_id",
 }
