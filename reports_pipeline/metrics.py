@@ -1,0 +1,186 @@
+"""The conversation metrics of docs/metrics.md, computed once, in DuckDB, for a set of chats.
+
+A chat's life is a run of interactions (a reopen starts the next); within one, a wait
+starts at a customer message that begins it or follows another sender's message and ends
+at the next agent or bot message, its reply. Every duration also exists in business
+hours: the organisation's open intervals (in its own zone, holidays closed) are laid out
+as instants with the open seconds before each, so the business seconds up to any instant
+are one ASOF join away, and those of a span are a difference of two such clocks.
+
+Every export that shows a response, resolution or business-hours figure takes it from
+here: `chat_metrics` per chat, `message_metrics` per message.
+"""
+
+# The queries are composed of this module's own text; every value is a parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import polars as pl
+
+from reports_pipeline.replica import ReplicaReader
+
+# What the metrics read.
+METRICS_TABLES = (
+    "messages",
+    "chat_events",
+    "ratings",
+    "resolution_labels",
+    "business_hours",
+    "holidays",
+    "organisations",
+)
+
+# The chats asked about are `c` (a frame with `chat_id`); `$lo`/`$hi` bound their ids, so
+# DuckDB skips the row groups of other chats.
+IN_CHATS = "chat_id BETWEEN $lo AND $hi AND chat_id IN (SELECT chat_id FROM c)"
+
+# The open intervals around the chats' times, as instants, with the open seconds before
+# each (`before_s`); `always_open` when the organisation has no business hours.
+CLOCK = f"""
+zone AS (SELECT coalesce(any_value(timezone), 'UTC') AS tz FROM organisations),
+span AS (
+    SELECT (min(sent_at) AT TIME ZONE any_value(tz))::DATE - 2 AS first_day,
+           (max(sent_at) AT TIME ZONE any_value(tz))::DATE + 2 AS last_day
+    FROM messages, zone WHERE {IN_CHATS}),
+days AS (
+    SELECT d::DATE AS day FROM span,
+           range(first_day::TIMESTAMP, last_day::TIMESTAMP + INTERVAL 1 DAY, INTERVAL 1 DAY) t(d)),
+opened AS (
+    SELECT timezone(tz, d.day + b.opens::TIME) AS opens_at,
+           timezone(tz, d.day + b.closes::TIME
+                    + CASE WHEN b.closes <= b.opens THEN INTERVAL 1 DAY ELSE INTERVAL 0 DAY END)
+               AS closes_at
+    FROM days d JOIN business_hours b ON isodow(d.day) = b.weekday, zone
+    WHERE d.day NOT IN (SELECT day FROM holidays)),
+spans AS (
+    SELECT opens_at, closes_at, epoch(closes_at) - epoch(opens_at) AS open_s,
+           coalesce(sum(epoch(closes_at) - epoch(opens_at)) OVER (
+               ORDER BY opens_at ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+               AS before_s
+    FROM opened),
+always_open AS (SELECT count(*) = 0 AS yes FROM business_hours)"""
+
+
+def business_clock(relation: str, moment: str) -> str:
+    """`relation` with `clock_s`: the business seconds up to `moment` (any origin: only
+    differences of two clocks mean something)."""
+    return f"""
+    SELECT r.*,
+           CASE WHEN (SELECT yes FROM always_open) THEN epoch(r.{moment})
+                ELSE coalesce(s.before_s + least(greatest(epoch(r.{moment}) - epoch(s.opens_at), 0),
+                                                 s.open_s), 0) END AS clock_s
+    FROM {relation} r ASOF LEFT JOIN spans s ON r.{moment} >= s.opens_at"""
+
+
+# Each message with its interaction, its business clock and, for a reply, its wait.
+MESSAGES = f"""
+msg AS (SELECT chat_id, message_id, sender, sent_at FROM messages WHERE {IN_CHATS}),
+reopens AS (
+    SELECT chat_id, event_id, occurred_at FROM chat_events
+    WHERE {IN_CHATS} AND event_type = 'reopened'),
+timeline AS (
+    SELECT chat_id, sent_at AS moment, 1 AS ord, message_id AS id, sender FROM msg
+    UNION ALL
+    SELECT chat_id, occurred_at, 0, event_id, NULL FROM reopens),
+numbered AS (
+    SELECT *, 1 + count(*) FILTER (WHERE ord = 0) OVER (
+               PARTITION BY chat_id ORDER BY moment, ord, id ROWS UNBOUNDED PRECEDING)
+               AS interaction
+    FROM timeline),
+clocked AS ({business_clock("(SELECT * FROM numbered WHERE ord = 1)", "moment")}),
+ordered AS (
+    SELECT *, lag(sender) OVER w AS previous FROM clocked
+    WINDOW w AS (PARTITION BY chat_id, interaction ORDER BY moment, id)),
+waits AS (
+    SELECT *,
+           last_value(CASE WHEN opens THEN moment END IGNORE NULLS) OVER w AS wait_at,
+           last_value(CASE WHEN opens THEN clock_s END IGNORE NULLS) OVER w AS wait_clock_s
+    FROM (SELECT *, sender = 'user' AND coalesce(previous <> 'user', true) AS opens FROM ordered)
+    WINDOW w AS (PARTITION BY chat_id, interaction ORDER BY moment, id ROWS UNBOUNDED PRECEDING)),
+replies AS (
+    SELECT chat_id, id AS message_id, interaction, moment AS sent_at,
+           CASE WHEN sender <> 'user' AND previous = 'user'
+                THEN epoch(moment - wait_at)::BIGINT END AS response_s,
+           CASE WHEN sender <> 'user' AND previous = 'user'
+                THEN (clock_s - wait_clock_s)::BIGINT END AS response_bh_s
+    FROM waits)"""
+
+MESSAGE_METRICS_SQL = f"""
+WITH {CLOCK}, {MESSAGES}
+SELECT message_id, interaction, response_s, response_bh_s FROM replies"""
+
+CHAT_METRICS_SQL = f"""
+WITH {CLOCK}, {MESSAGES},
+events AS (
+    SELECT *, 1 + count(*) FILTER (WHERE event_type = 'reopened') OVER (
+               PARTITION BY chat_id ORDER BY event_id ROWS UNBOUNDED PRECEDING) AS interaction
+    FROM chat_events WHERE {IN_CHATS}),
+events_clocked AS ({business_clock("events", "occurred_at")}),
+per_interaction AS (
+    SELECT chat_id, interaction,
+           arg_min(response_s, sent_at) FILTER (WHERE response_s IS NOT NULL) AS first_response_s,
+           arg_min(response_bh_s, sent_at) FILTER (WHERE response_s IS NOT NULL)
+               AS first_response_bh_s
+    FROM replies GROUP BY chat_id, interaction),
+replied AS (
+    SELECT chat_id, count(response_s) AS reply_count, sum(response_s) AS total_reply_s,
+           sum(response_bh_s) AS total_reply_bh_s,
+           epoch(max(sent_at) - min(sent_at))::BIGINT AS duration_s
+    FROM replies GROUP BY chat_id),
+lives AS (
+    SELECT chat_id, max(interaction) AS interactions,
+           any_value(occurred_at) FILTER (WHERE event_type = 'created') AS created_at,
+           any_value(clock_s) FILTER (WHERE event_type = 'created') AS created_clock_s,
+           arg_max(event_type, event_id) FILTER (WHERE event_type IN ('resolved', 'reopened'))
+               AS last_turn,
+           arg_max(occurred_at, event_id) FILTER (WHERE event_type = 'resolved') AS resolved_at,
+           arg_max(clock_s, event_id) FILTER (WHERE event_type = 'resolved') AS resolved_clock_s,
+           arg_max(resolution_label_id, event_id) FILTER (WHERE event_type = 'resolved')
+               AS final_label_id
+    FROM events_clocked GROUP BY chat_id),
+latest_rating AS (
+    SELECT chat_id, arg_max(score, (rated_at, rating_id)) AS csat_score,
+           arg_max(comment, (rated_at, rating_id)) AS csat_comment
+    FROM ratings WHERE {IN_CHATS} GROUP BY chat_id)
+SELECT c.chat_id, coalesce(l.interactions, 1) AS interactions,
+       coalesce(l.interactions, 1) > 1 AS reopened,
+       f.first_response_s, f.first_response_bh_s,
+       coalesce(r.reply_count, 0) AS reply_count, r.total_reply_s::BIGINT AS total_reply_s,
+       round(r.total_reply_s / nullif(r.reply_count, 0), 1) AS average_response_s,
+       round(r.total_reply_bh_s / nullif(r.reply_count, 0), 1) AS average_response_bh_s,
+       CASE WHEN l.last_turn = 'resolved'
+            THEN epoch(l.resolved_at - l.created_at)::BIGINT END AS resolution_s,
+       CASE WHEN l.last_turn = 'resolved'
+            THEN (l.resolved_clock_s - l.created_clock_s)::BIGINT END AS resolution_bh_s,
+       r.duration_s,
+       CASE WHEN l.last_turn = 'resolved' THEN l.final_label_id END AS resolution_label_id,
+       CASE WHEN l.last_turn = 'resolved' AND l.final_label_id IS NOT NULL
+            THEN n.category || ' / ' || n.sub_category END AS resolution_label,
+       x.csat_score IS NOT NULL AS rated, x.csat_score, x.csat_comment
+FROM (SELECT DISTINCT chat_id FROM c) c
+LEFT JOIN lives l USING (chat_id)
+LEFT JOIN per_interaction f ON f.chat_id = c.chat_id AND f.interaction = 1
+LEFT JOIN replied r ON r.chat_id = c.chat_id
+LEFT JOIN resolution_labels n ON n.resolution_label_id = l.final_label_id
+LEFT JOIN latest_rating x ON x.chat_id = c.chat_id"""
+
+
+def _bounds(chats: pl.DataFrame) -> dict[str, int]:
+    ids = chats["chat_id"]
+    return {"lo": ids.min() or 0, "hi": ids.max() or 0}  # type: ignore[dict-item]
+
+
+def chat_metrics(reader: ReplicaReader, chats: pl.DataFrame) -> pl.DataFrame:
+    """One row per chat of `chats` (a frame with `chat_id`): its interactions, replies,
+    response, resolution and duration times (also in business hours), final resolution
+    label and latest rating."""
+    return reader.query(METRICS_TABLES, CHAT_METRICS_SQL, _bounds(chats), c=chats.select("chat_id"))
+
+
+def message_metrics(reader: ReplicaReader, chats: pl.DataFrame) -> pl.DataFrame:
+    """One row per message of `chats`: its interaction and, for a reply, its response
+    time (also in business hours)."""
+    return reader.query(
+        METRICS_TABLES, MESSAGE_METRICS_SQL, _bounds(chats), c=chats.select("chat_id")
+    )
