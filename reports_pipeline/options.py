@@ -65,6 +65,11 @@ SOURCES: dict[str, tuple[str | tuple[str, ...], str]] = {
         "JOIN contact_templates t USING (template_id) WHERE f.active AND t.active "
         "GROUP BY f.key ORDER BY min(f.field_id)",
     ),
+    "resolution_labels": (
+        "resolution_labels",
+        "SELECT resolution_label_id AS id, category || ' / ' || sub_category AS name "
+        "FROM resolution_labels ORDER BY 2",
+    ),
     "trackers": (
         "tracker_values",
         "SELECT DISTINCT tracker_name AS id, tracker_name AS name FROM tracker_values ORDER BY 1",

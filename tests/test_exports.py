@@ -313,10 +313,21 @@ def test_chat_export_columns_and_a_known_chat(
     assert out.header[:11][-1] == "Contact Email"
     assert out.header[11 : 11 + len(labels)] == labels
     assert out.header[11 + len(labels)] == "Labels"
-    assert out.header[-3:] == [
+    assert out.header[-14:] == [
         "First Response Time (s)",
         "Average Response Time (s)",
         "Resolution Time (s)",
+        "Interactions",
+        "Reopened",
+        "Reply Count",
+        "Total Reply Time (s)",
+        "Duration (s)",
+        "First Response Time, business hours (s)",
+        "Average Response Time, business hours (s)",
+        "Resolution Time, business hours (s)",
+        "Resolution Label",
+        "CSAT Score",
+        "CSAT Comment",
     ]
     assert len(out.rows) == count(catalog, "SELECT count(*) FROM chats WHERE org_id = ?")
     chat_id, notes = catalog.execute(

@@ -33,6 +33,8 @@ HEADER = [
     "Sender Name",
     "Text",
     "Response Time (s)",
+    "Interaction",
+    "Response Time, business hours (s)",
 ]
 IN_ORDER = """
 SELECT m.message_id, m.text, m.sender, m.member_id,
@@ -92,14 +94,20 @@ def test_the_chat_exports_response_times_follow_from_the_message_rows(
     chats = export("chat", {"bot_handled": False})
     messages = export("message", {"bot_handled": False})
     waits: dict[str, list[int]] = defaultdict(list)
+    firsts: dict[str, str] = {}
     for row in messages.rows:  # in position order within each chat
         if row["Response Time (s)"]:
             waits[row["Chat ID"]].append(int(row["Response Time (s)"]))
+            if row["Interaction"] == "1":  # a chat's first response is its first interaction's
+                firsts.setdefault(row["Chat ID"], row["Response Time (s)"])
     answered = 0
     for row in chats.rows:
         times = waits.get(row["Chat ID"], [])
-        first = row["First Response Time (s)"]
-        assert first == (str(times[0]) if times else ""), row["Chat ID"]
+        assert row["First Response Time (s)"] == firsts.get(row["Chat ID"], ""), row["Chat ID"]
+        assert (row["Reply Count"], row["Total Reply Time (s)"]) == (
+            str(len(times)),
+            str(sum(times)) if times else "",
+        )
         if times:
             answered += 1
             average = Decimal(sum(times)) / len(times)  # rounded half away from zero

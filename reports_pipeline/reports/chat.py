@@ -18,6 +18,7 @@ from reports_pipeline.columns import fixed, headed
 from reports_pipeline.filters import (
     DateRange,
     MultiSetFilter,
+    NumberRange,
     On,
     Predicates,
     ReportFilters,
@@ -27,6 +28,7 @@ from reports_pipeline.filters import (
     options,
     shown,
 )
+from reports_pipeline.metrics import METRICS_TABLES, chat_metrics
 from reports_pipeline.pushdown import Narrowing, Related, Searched, Valued
 from reports_pipeline.replica import EVERY_ROW, Prefilter, ReplicaReader
 from reports_pipeline.reports import custom_fields
@@ -86,6 +88,12 @@ class ChatFilters(ReportFilters):
     )
     contact_custom_fields: Annotated[
         Predicates | None, options("custom_fields"), shown("Contact fields")
+    ] = None
+    reopened: Annotated[bool | None, On("reopened")] = None
+    rated: Annotated[bool | None, On("rated")] = None
+    csat: Annotated[NumberRange | None, On("csat_score"), shown("CSAT score", unit="1-5")] = None
+    resolution_labels: Annotated[
+        SetFilter[int] | None, On("resolution_label_id"), options("resolution_labels")
     ] = None
 
 
@@ -154,7 +162,39 @@ TAIL_COLUMNS: dict[str, pl.Expr] = {
     "First Response Time (s)": pl.col("first_response_s"),
     "Average Response Time (s)": pl.col("average_response_s"),
     "Resolution Time (s)": pl.col("resolution_s"),
+    "Interactions": pl.col("interactions"),
+    "Reopened": pl.col("reopened"),
+    "Reply Count": pl.col("reply_count"),
+    "Total Reply Time (s)": pl.col("total_reply_s"),
+    "Duration (s)": pl.col("duration_s"),
+    "First Response Time, business hours (s)": pl.col("first_response_bh_s"),
+    "Average Response Time, business hours (s)": pl.col("average_response_bh_s"),
+    "Resolution Time, business hours (s)": pl.col("resolution_bh_s"),
+    "Resolution Label": pl.col("resolution_label"),
+    "CSAT Score": pl.col("csat_score"),
+    "CSAT Comment": pl.col("csat_comment"),
 }
+# What the metrics module adds to each chat (`reports_pipeline.metrics`).
+METRIC_COLUMNS = frozenset(
+    (
+        "interactions",
+        "reopened",
+        "reply_count",
+        "total_reply_s",
+        "duration_s",
+        "first_response_s",
+        "average_response_s",
+        "resolution_s",
+        "first_response_bh_s",
+        "average_response_bh_s",
+        "resolution_bh_s",
+        "resolution_label_id",
+        "resolution_label",
+        "rated",
+        "csat_score",
+        "csat_comment",
+    )
+)
 
 
 # The slice's chats are `c`; every related table is read only for them (the id range lets
@@ -164,9 +204,7 @@ TAIL_COLUMNS: dict[str, pl.Expr] = {
 IN_SLICE = "BETWEEN $lo AND $hi AND {alias}chat_id IN (SELECT chat_id FROM c)"
 
 CHATS_SQL = """
-SELECT c.*, ch.name AS channel, ch.type AS channel_type,
-       CASE WHEN c.session_closed THEN epoch(c.last_message_at - c.created_at)::BIGINT END
-           AS resolution_s
+SELECT c.*, ch.name AS channel, ch.type AS channel_type
 FROM c LEFT JOIN channels ch USING (channel_id)"""
 
 PIECES_SQL: tuple[str, ...] = (
@@ -231,19 +269,6 @@ PIECES_SQL: tuple[str, ...] = (
     FROM latest l JOIN bot_sessions s USING (session_id)
     LEFT JOIN bot_journeys j USING (journey_id)
     LEFT JOIN reached r ON r.chat_id = l.chat_id LEFT JOIN tracked tr ON tr.chat_id = l.chat_id""",
-    """
-    WITH said AS (
-        SELECT chat_id, sender, sent_at,
-               lag(sender) OVER (PARTITION BY chat_id ORDER BY sent_at) = 'user' AS after_user
-        FROM messages WHERE chat_id {in_slice}),
-    waiting AS (
-        SELECT *, last_value(CASE WHEN sender = 'user' AND NOT coalesce(after_user, false)
-                                  THEN sent_at END IGNORE NULLS)
-                  OVER (PARTITION BY chat_id ORDER BY sent_at ROWS UNBOUNDED PRECEDING) AS since
-        FROM said)
-    SELECT chat_id, arg_min(epoch(sent_at - since), sent_at)::BIGINT AS first_response_s,
-           round(avg(epoch(sent_at - since)), 1) AS average_response_s
-    FROM waiting WHERE sender <> 'user' AND after_user GROUP BY chat_id""",
 )
 PIECES = tuple(
     sql.format(
@@ -266,7 +291,6 @@ PIECE_COLUMNS: tuple[frozenset[str], ...] = tuple(
         "notes_count notes_summary has_notes",
         "tickets_count open_tickets tickets_summary has_tickets has_open_tickets",
         "bot_session goal_ids goals milestones tracker_values",
-        "first_response_s average_response_s",
     )
 )
 # Flags worked out from a piece's counts.
@@ -324,6 +348,8 @@ def slice_frame(
         if needed is None or not columns.isdisjoint(needed):
             piece = reader.query(SLICE_TABLES, sql, _params(sql, values), c=chats)
             frame = frame.join(piece, on="chat_id", how="left")
+    if needed is None or not METRIC_COLUMNS.isdisjoint(needed):
+        frame = frame.join(chat_metrics(reader, chats), on="chat_id", how="left")
     present = set(frame.columns)
     frame = frame.with_columns(
         pl.col(name).fill_null(v) for name, v in ABSENT_MEANS.items() if name in present
@@ -389,7 +415,7 @@ def build(
 
 # Every replica table a chat export may read (its lineage in Dagster): the chats, their
 # slice's related tables, and the custom fields of the primary contact.
-CHAT_READS = ("chats", *SLICE_TABLES, *custom_fields.TABLES)
+CHAT_READS = ("chats", *SLICE_TABLES, *METRICS_TABLES, *custom_fields.TABLES)
 
 REPORT = ReportType(
     name="chat",

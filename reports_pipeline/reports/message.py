@@ -2,10 +2,11 @@
 
 The chats are chosen exactly as the chat export chooses them (its filters, its order):
 this type reads the chat export's batches and, for each, the messages of those chats.
-Positions and response times are worked out over a chat's whole conversation before the
-message filters apply, so filtering never changes them. With a `sent` range, only chats
-that can have a message in it (created before its end, last message after its start) are
-considered at all, so a week's transcripts do not read years of chats.
+Positions and response times (`reports_pipeline.metrics`) are worked out over a chat's
+whole conversation before the message filters apply, so filtering never changes them.
+With a `sent` range, only chats that can have a message in it (created before its end,
+last message after its start) are considered at all, so a week's transcripts do not read
+years of chats.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Annotated, Literal
 import polars as pl
 
 from reports_pipeline.filters import DateRange, On, SetFilter, Text, options, shown
+from reports_pipeline.metrics import METRICS_TABLES, message_metrics
 from reports_pipeline.replica import EVERY_ROW, Prefilter, ReplicaReader
 from reports_pipeline.reports import chat
 from reports_pipeline.reports.base import Export, ReportType, rows_for, select_columns
@@ -56,6 +58,8 @@ COLUMNS: dict[str, pl.Expr] = {
     "Sender Name": pl.col("sender_name"),
     "Text": pl.col("text"),
     "Response Time (s)": pl.col("response_s"),
+    "Interaction": pl.col("interaction"),
+    "Response Time, business hours (s)": pl.col("response_bh_s"),
 }
 # What each message needs from its chat, under the chat export's headers.
 CHAT_COLUMNS = {
@@ -82,19 +86,14 @@ def sent_window(sent: DateRange | None, tz: str) -> Prefilter:
     return Prefilter(" AND ".join(parts) or "TRUE", params)
 
 
-def with_response_times(messages: pl.DataFrame) -> pl.DataFrame:
-    """Position, and the response time of each agent or bot message that answers a
-    customer waiting for a reply: seconds since the first customer message of that wait
-    (the chat export's first and average response times are made of the same waits)."""
-    after_customer = (pl.col("sender").shift(1) == "user").fill_null(False)
-    opens_wait = (pl.col("sender") == "user") & ~after_customer
-    since = pl.when(opens_wait).then(pl.col("sent_at")).forward_fill()
-    answers = (pl.col("sender") != "user") & after_customer
-    return messages.sort("chat_id", "sent_at", "message_id").with_columns(
-        position=(pl.int_range(pl.len()) + 1).over("chat_id"),
-        response_s=pl.when(answers.over("chat_id"))
-        .then((pl.col("sent_at") - since.over("chat_id")).dt.total_seconds())
-        .cast(pl.Int64),
+def with_metrics(reader: ReplicaReader, said: pl.DataFrame) -> pl.DataFrame:
+    """Position in the chat, interaction and, for a reply, the response time (also in
+    business hours) of each message (`reports_pipeline.metrics`)."""
+    metrics = message_metrics(reader, said.select("chat_id").unique())
+    return (
+        said.sort("chat_id", "sent_at", "message_id")
+        .with_columns(position=(pl.int_range(pl.len()) + 1).over("chat_id"))
+        .join(metrics, on="message_id", how="left")
     )
 
 
@@ -124,7 +123,7 @@ def build(reader: ReplicaReader, filters: MessageFilters, tz: str, slice_rows: i
             "message_id, chat_id, sender, member_id, sent_at, text",
         )
         frame = (
-            with_response_times(said)
+            with_metrics(reader, said)
             .join(chosen, on="chat_id")
             .join(members, on="member_id", how="left")
             .with_columns(
@@ -154,7 +153,7 @@ def build(reader: ReplicaReader, filters: MessageFilters, tz: str, slice_rows: i
 REPORT = ReportType(
     name="message",
     date_filter="sent",
-    reads=frozenset(("messages", *chat.REPORT.reads)),
+    reads=frozenset(("messages", *METRICS_TABLES, *chat.REPORT.reads)),
     label="Message",
     description="Conversation transcripts: every message of the chosen chats, with who sent "
     "it and how long the customer waited for the reply.",
