@@ -380,3 +380,46 @@ def test_the_metrics_equal_a_plain_reference_over_every_generated_chat(replica: 
             assert {k: row[k] for k in want} == want, (org, row["chat_id"])
             compared += 1
     assert compared > 5_000
+
+
+# The chat export's response times before they were taken per interaction (over the whole
+# chat, as the previous code did).
+WHOLE_CHAT = """
+WITH said AS (
+    SELECT chat_id, sender, sent_at,
+           lag(sender) OVER (PARTITION BY chat_id ORDER BY sent_at) = 'user' AS after_user
+    FROM messages),
+waiting AS (
+    SELECT *, last_value(CASE WHEN sender = 'user' AND NOT coalesce(after_user, false)
+                              THEN sent_at END IGNORE NULLS)
+              OVER (PARTITION BY chat_id ORDER BY sent_at ROWS UNBOUNDED PRECEDING) AS since
+    FROM said)
+SELECT chat_id, arg_min(epoch(sent_at - since), sent_at)::BIGINT AS first_response_s,
+       round(avg(epoch(sent_at - since)), 1) AS average_response_s
+FROM waiting WHERE sender <> 'user' AND after_user GROUP BY chat_id"""
+
+
+def test_only_reopened_chats_change_their_response_and_resolution_times(replica: Path) -> None:
+    changed = reopened = 0
+    for org in ("org_001", "org_002", "org_003", "org_004"):
+        with ReplicaReader(replica, org) as reader:
+            chats = reader.query(
+                "chats",
+                "SELECT chat_id, CASE WHEN session_closed THEN "
+                "epoch(last_message_at - created_at)::BIGINT END AS before_resolution_s FROM chats",
+            )
+            before = reader.query("messages", WHOLE_CHAT)
+            now = chat_metrics(reader, chats.select("chat_id"))
+        joined = chats.join(before, on="chat_id", how="left").join(
+            now, on="chat_id", how="left", suffix="_now"
+        )
+        same = pl.col("first_response_s").eq_missing(pl.col("first_response_s_now")) & pl.col(
+            "average_response_s"
+        ).eq_missing(pl.col("average_response_s_now"))
+        assert joined.filter(~same & ~pl.col("reopened")).height == 0
+        assert joined.filter(
+            ~pl.col("before_resolution_s").eq_missing(pl.col("resolution_s"))
+        ).is_empty()
+        changed += joined.filter(~same).height
+        reopened += joined.filter(pl.col("reopened")).height
+    assert 0 < changed < reopened  # a wait cut by a reopen, in some of them
