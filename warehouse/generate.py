@@ -433,10 +433,6 @@ SELECT org_id, dim_base + k AS resolution_label_id,
 FROM (SELECT *, unnest(range(len(getvariable('resolution_labels')))) AS k FROM org_plan);
 
 CREATE TABLE chat_shape AS
-WITH msg AS (
-    SELECT chat_id, message_id % 16 AS i, epoch(sent_at)::BIGINT AS sent_s, sender, member_id
-    FROM messages
-)
 SELECT c.org_id, c.chat_id, p.dim_base, p.created_s, p.n_messages, c.session_closed,
        epoch(c.last_message_at)::BIGINT AS last_s,
        -- a reopened chat: resolved at its message k, reopened at message k + 1
@@ -447,13 +443,14 @@ FROM chats c JOIN chat_plan p USING (chat_id)
 LEFT JOIN chat_assignees a ON a.chat_id = c.chat_id AND a.is_primary;
 
 CREATE TABLE resolutions AS
+WITH said AS NOT MATERIALIZED (
+    SELECT chat_id, message_id % 16 AS i, epoch(sent_at)::BIGINT AS sent_s, sender, member_id
+    FROM messages)
 SELECT s.org_id, s.chat_id, s.dim_base, s.assignee_id, m.sent_s AS resolved_s,
        n.sent_s AS reopen_s, n.sender AS reopen_sender, n.member_id AS reopen_member
 FROM chat_shape s
-JOIN (SELECT chat_id, message_id % 16 AS i, epoch(sent_at)::BIGINT AS sent_s, sender, member_id
-      FROM messages) m ON m.chat_id = s.chat_id AND m.i = s.k
-JOIN (SELECT chat_id, message_id % 16 AS i, epoch(sent_at)::BIGINT AS sent_s, sender, member_id
-      FROM messages) n ON n.chat_id = s.chat_id AND n.i = s.k + 1
+JOIN said m ON m.chat_id = s.chat_id AND m.i = s.k
+JOIN said n ON n.chat_id = s.chat_id AND n.i = s.k + 1
 UNION ALL
 SELECT org_id, chat_id, dim_base, assignee_id, last_s, NULL, NULL, NULL
 FROM chat_shape WHERE session_closed;
@@ -471,23 +468,26 @@ SELECT org_id, chat_id * 4 + row_number() OVER (PARTITION BY chat_id ORDER BY re
        u(chat_id * 7 + resolved_s, 'rir') < 0.8 AS issue_resolved
 FROM resolutions WHERE u(chat_id * 7 + resolved_s, 'rtd') < 0.3;
 
+-- A transferred chat had another agent first.
+CREATE TABLE transfers AS
+SELECT s.org_id, s.chat_id, s.created_s, s.last_s,
+       s.dim_base + (s.assignee_id - s.dim_base + p.n_members - 1) % p.n_members AS member_id
+FROM chat_shape s JOIN chats c USING (chat_id) JOIN chat_plan p USING (chat_id)
+WHERE c.agent_transferred AND s.assignee_id IS NOT NULL;
+
 CREATE TABLE chat_event_rows AS
 SELECT org_id, chat_id, created_s AS at_s, 0 AS rank, 'created' AS event_type,
        'customer' AS actor_type, NULL::BIGINT AS member_id, NULL::BIGINT AS team_id,
        NULL::BIGINT AS resolution_label_id, NULL AS reopen_cause
 FROM chat_shape
-UNION ALL  -- a transferred chat had another agent first
-SELECT s.org_id, s.chat_id, s.created_s + (s.last_s - s.created_s) // 20, 1, 'agent_assigned',
-       'system', s.dim_base + (s.assignee_id - s.dim_base + p.n_members - 1) % p.n_members,
-       NULL, NULL, NULL
-FROM chat_shape s JOIN chats c USING (chat_id) JOIN chat_plan p USING (chat_id)
-WHERE c.agent_transferred AND s.assignee_id IS NOT NULL
 UNION ALL
-SELECT s.org_id, s.chat_id, s.created_s + (s.last_s - s.created_s) // 12, 2, 'unassigned',
-       'agent', s.dim_base + (s.assignee_id - s.dim_base + p.n_members - 1) % p.n_members,
-       NULL, NULL, NULL
-FROM chat_shape s JOIN chats c USING (chat_id) JOIN chat_plan p USING (chat_id)
-WHERE c.agent_transferred AND s.assignee_id IS NOT NULL
+SELECT org_id, chat_id, created_s + (last_s - created_s) // 20, 1, 'agent_assigned', 'system',
+       member_id, NULL, NULL, NULL
+FROM transfers
+UNION ALL
+SELECT org_id, chat_id, created_s + (last_s - created_s) // 12, 2, 'unassigned', 'agent',
+       member_id, NULL, NULL, NULL
+FROM transfers
 UNION ALL
 SELECT s.org_id, s.chat_id,
        s.created_s + (s.last_s - s.created_s) * (1 + row_number() OVER w) // 10, 3,
