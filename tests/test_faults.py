@@ -46,7 +46,10 @@ def run_worker_pid(stack: Stack, report_id: str) -> int:
     with DagsterInstance.from_config(str(stack.dagster_home)) as instance:
 
         def recorded() -> int | None:
-            (run,) = instance.get_runs(filters=RunsFilter(tags={TAG_REPORT_ID: report_id}))
+            runs = instance.get_runs(filters=RunsFilter(tags={TAG_REPORT_ID: report_id}))
+            if not runs:
+                return None  # not launched yet
+            (run,) = runs
             for entry in instance.all_logs(run.run_id, of_type=DagsterEventType.ENGINE_EVENT):
                 if entry.message.startswith("Started process for run"):
                     event = entry.dagster_event
@@ -167,12 +170,13 @@ def test_a_killed_daemon_leaves_no_run_worker_behind_a_stop(e2e_stack: Stack) ->
     """The daemon's code server starts each run worker in the daemon's process group: after
     the daemon itself is killed, stopping it still ends the worker (the attack run found
     one running on outside a stopped stack)."""
-    report_id = request(e2e_stack, BIG_ORG, {"type": "message"})
-    wait_until_writing(e2e_stack, BIG_ORG, report_id, rows=False)
-    worker = run_worker_pid(e2e_stack, report_id)
-    daemon = e2e_stack.processes["dagster-daemon"]
-    assert os.getpgid(worker) == daemon.pid  # the daemon's group
+    store = e2e_stack.processes["s3"]
+    os.kill(store.pid, signal.SIGSTOP)  # the run cannot finish its file: it stays running
     try:
+        report_id = request(e2e_stack, BIG_ORG, {"type": "message"})
+        worker = run_worker_pid(e2e_stack, report_id)
+        daemon = e2e_stack.processes["dagster-daemon"]
+        assert os.getpgid(worker) == daemon.pid  # the daemon's group
         daemon.send_signal(signal.SIGKILL)
         daemon.wait(timeout=30)
         os.kill(worker, 0)  # the leader is gone; the worker runs on
@@ -180,6 +184,7 @@ def test_a_killed_daemon_leaves_no_run_worker_behind_a_stop(e2e_stack: Stack) ->
         with pytest.raises(ProcessLookupError):
             os.kill(worker, 0)
     finally:
+        os.kill(store.pid, signal.SIGCONT)
         e2e_stack.processes.pop("dagster-daemon", None)
         e2e_stack.start_daemon()
     base = f"{e2e_stack.api_url}/api/wp-crm/reports/{BIG_ORG}"
