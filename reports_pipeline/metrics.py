@@ -30,19 +30,24 @@ METRICS_TABLES = (
     "holidays",
     "organisations",
 )
+# What the status changes' durations read.
+STATUS_TABLES = ("member_status", "business_hours", "holidays", "organisations")
 
 # The chats asked about are `c` (a frame with `chat_id`); `$lo`/`$hi` bound their ids, so
 # DuckDB skips the row groups of other chats.
 IN_CHATS = "chat_id BETWEEN $lo AND $hi AND chat_id IN (SELECT chat_id FROM c)"
 
-# The open intervals around the chats' times, as instants, with the open seconds before
-# each (`before_s`); `always_open` when the organisation has no business hours.
-CLOCK = f"""
+
+def clock(moments: str) -> str:
+    """The open intervals around the instants `moments` selects (one column `moment`), as
+    instants with the open seconds before each (`before_s`); `always_open` when the
+    organisation has no business hours."""
+    return f"""
 zone AS (SELECT coalesce(any_value(timezone), 'UTC') AS tz FROM organisations),
 span AS (
-    SELECT (min(sent_at) AT TIME ZONE any_value(tz))::DATE - 2 AS first_day,
-           (max(sent_at) AT TIME ZONE any_value(tz))::DATE + 2 AS last_day
-    FROM messages, zone WHERE {IN_CHATS}),
+    SELECT (min(moment) AT TIME ZONE any_value(tz))::DATE - 2 AS first_day,
+           (max(moment) AT TIME ZONE any_value(tz))::DATE + 2 AS last_day
+    FROM ({moments}) m, zone),
 days AS (
     SELECT d::DATE AS day FROM span,
            range(first_day::TIMESTAMP, last_day::TIMESTAMP + INTERVAL 1 DAY, INTERVAL 1 DAY) t(d)),
@@ -62,6 +67,9 @@ spans AS (
 always_open AS (SELECT count(*) = 0 AS yes FROM business_hours)"""
 
 
+CLOCK = clock(f"SELECT sent_at AS moment FROM messages WHERE {IN_CHATS}")
+
+
 def business_clock(relation: str, moment: str) -> str:
     """`relation` with `clock_s`: the business seconds up to `moment` (any origin: only
     differences of two clocks mean something)."""
@@ -75,14 +83,14 @@ def business_clock(relation: str, moment: str) -> str:
 
 # Each message with its interaction, its business clock and, for a reply, its wait.
 MESSAGES = f"""
-msg AS (SELECT chat_id, message_id, sender, sent_at FROM messages WHERE {IN_CHATS}),
+msg AS (SELECT chat_id, message_id, sender, member_id, sent_at FROM messages WHERE {IN_CHATS}),
 reopens AS (
     SELECT chat_id, event_id, occurred_at FROM chat_events
     WHERE {IN_CHATS} AND event_type = 'reopened'),
 timeline AS (
-    SELECT chat_id, sent_at AS moment, 1 AS ord, message_id AS id, sender FROM msg
+    SELECT chat_id, sent_at AS moment, 1 AS ord, message_id AS id, sender, member_id FROM msg
     UNION ALL
-    SELECT chat_id, occurred_at, 0, event_id, NULL FROM reopens),
+    SELECT chat_id, occurred_at, 0, event_id, NULL, NULL FROM reopens),
 numbered AS (
     SELECT *, 1 + count(*) FILTER (WHERE ord = 0) OVER (
                PARTITION BY chat_id ORDER BY moment, ord, id ROWS UNBOUNDED PRECEDING)
@@ -99,7 +107,7 @@ waits AS (
     FROM (SELECT *, sender = 'user' AND coalesce(previous <> 'user', true) AS opens FROM ordered)
     WINDOW w AS (PARTITION BY chat_id, interaction ORDER BY moment, id ROWS UNBOUNDED PRECEDING)),
 replies AS (
-    SELECT chat_id, id AS message_id, interaction, moment AS sent_at,
+    SELECT chat_id, id AS message_id, interaction, moment AS sent_at, sender, member_id,
            CASE WHEN sender <> 'user' AND previous = 'user'
                 THEN epoch(moment - wait_at)::BIGINT END AS response_s,
            CASE WHEN sender <> 'user' AND previous = 'user'
@@ -110,13 +118,16 @@ MESSAGE_METRICS_SQL = f"""
 WITH {CLOCK}, {MESSAGES}
 SELECT message_id, interaction, response_s, response_bh_s FROM replies"""
 
-CHAT_METRICS_SQL = f"""
-WITH {CLOCK}, {MESSAGES},
+# Each chat event with its interaction (a reopen opens the next one) and business clock.
+EVENTS = f"""
 events AS (
     SELECT *, 1 + count(*) FILTER (WHERE event_type = 'reopened') OVER (
                PARTITION BY chat_id ORDER BY event_id ROWS UNBOUNDED PRECEDING) AS interaction
     FROM chat_events WHERE {IN_CHATS}),
-events_clocked AS ({business_clock("events", "occurred_at")}),
+events_clocked AS ({business_clock("events", "occurred_at")})"""
+
+CHAT_METRICS_SQL = f"""
+WITH {CLOCK}, {MESSAGES}, {EVENTS},
 per_interaction AS (
     SELECT chat_id, interaction,
            arg_min(response_s, sent_at) FILTER (WHERE response_s IS NOT NULL) AS first_response_s,
@@ -166,6 +177,61 @@ LEFT JOIN resolution_labels n ON n.resolution_label_id = l.final_label_id
 LEFT JOIN latest_rating x ON x.chat_id = c.chat_id"""
 
 
+# The event rows of docs/report-types.md ("event"), one shape for every kind: the chat's
+# events, each interaction's replies (`response`; its first also `first_response`) and
+# ratings. `value_s` is a reply's response time, a resolution's interaction resolution time.
+EVENT_ROWS_SQL = f"""
+WITH {CLOCK}, {MESSAGES}, {EVENTS},
+starts AS (
+    SELECT chat_id, interaction, occurred_at AS started_at, clock_s AS started_clock_s
+    FROM events_clocked WHERE event_type IN ('created', 'reopened')),
+answered AS (
+    SELECT *, row_number() OVER (
+               PARTITION BY chat_id, interaction ORDER BY sent_at, message_id) AS nth
+    FROM replies WHERE response_s IS NOT NULL),
+rated AS (
+    SELECT r.rating_id, r.chat_id, r.rated_at, r.score, r.comment, r.issue_resolved,
+           1 + count(o.event_id) AS interaction
+    FROM (SELECT * FROM ratings WHERE {IN_CHATS}) r
+    LEFT JOIN reopens o ON o.chat_id = r.chat_id AND o.occurred_at <= r.rated_at
+    GROUP BY ALL)
+SELECT e.event_type, e.event_id, e.occurred_at, e.chat_id, e.interaction, e.actor_type,
+       e.member_id, e.team_id,
+       CASE WHEN e.event_type = 'resolved'
+            THEN epoch(e.occurred_at - s.started_at)::BIGINT END AS value_s,
+       CASE WHEN e.event_type = 'resolved'
+            THEN (e.clock_s - s.started_clock_s)::BIGINT END AS value_bh_s,
+       NULL::BIGINT AS csat_score, NULL::VARCHAR AS csat_comment,
+       NULL::BOOLEAN AS issue_resolved, e.resolution_label_id, e.reopen_cause,
+       NULL::VARCHAR AS status
+FROM events_clocked e LEFT JOIN starts s USING (chat_id, interaction)
+UNION ALL
+SELECT kind, message_id, sent_at, chat_id, interaction, sender, member_id, NULL, response_s,
+       response_bh_s, NULL, NULL, NULL, NULL, NULL, NULL
+FROM answered, (VALUES ('response'), ('first_response')) k(kind)
+WHERE kind = 'response' OR nth = 1
+UNION ALL
+SELECT 'csat', rating_id, rated_at, chat_id, interaction, 'customer', NULL, NULL, NULL, NULL,
+       score, comment, issue_resolved, NULL, NULL, NULL
+FROM rated"""
+
+# Every status change of the organisation's members, in the same shape: `value_s` is how
+# long the member's previous status lasted.
+STATUS_ROWS_SQL = f"""
+WITH {clock("SELECT changed_at AS moment FROM member_status")},
+changes AS ({business_clock("member_status", "changed_at")}),
+lasted AS (
+    SELECT *, lag(changed_at) OVER w AS previous_at, lag(clock_s) OVER w AS previous_clock_s
+    FROM changes WINDOW w AS (PARTITION BY member_id ORDER BY changed_at, status_change_id))
+SELECT 'agent_status' AS event_type, status_change_id AS event_id, changed_at AS occurred_at,
+       NULL::BIGINT AS chat_id, NULL::BIGINT AS interaction, 'agent' AS actor_type, member_id,
+       NULL::BIGINT AS team_id, epoch(changed_at - previous_at)::BIGINT AS value_s,
+       (clock_s - previous_clock_s)::BIGINT AS value_bh_s, NULL::BIGINT AS csat_score,
+       NULL::VARCHAR AS csat_comment, NULL::BOOLEAN AS issue_resolved,
+       NULL::BIGINT AS resolution_label_id, NULL::VARCHAR AS reopen_cause, status
+FROM lasted"""
+
+
 def _bounds(chats: pl.DataFrame) -> dict[str, int]:
     ids = chats["chat_id"]
     return {"lo": ids.min() or 0, "hi": ids.max() or 0}  # type: ignore[dict-item]
@@ -184,3 +250,16 @@ def message_metrics(reader: ReplicaReader, chats: pl.DataFrame) -> pl.DataFrame:
     return reader.query(
         METRICS_TABLES, MESSAGE_METRICS_SQL, _bounds(chats), c=chats.select("chat_id")
     )
+
+
+def event_rows(reader: ReplicaReader, chats: pl.DataFrame) -> pl.DataFrame:
+    """The events of `chats` (a frame with `chat_id`): each chat event, reply (as
+    `response`, the first of an interaction also as `first_response`) and rating, with its
+    interaction and value (also in business hours)."""
+    return reader.query(METRICS_TABLES, EVENT_ROWS_SQL, _bounds(chats), c=chats.select("chat_id"))
+
+
+def status_rows(reader: ReplicaReader) -> pl.DataFrame:
+    """Every status change of the organisation's members, in `event_rows`' shape, with how
+    long the previous status lasted (also in business hours)."""
+    return reader.query(STATUS_TABLES, STATUS_ROWS_SQL)
