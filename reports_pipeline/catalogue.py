@@ -153,6 +153,7 @@ def filter_info(name: str, info: FieldInfo) -> FilterInfo:
     )
     item = _set_item(shape) if kind == "set" else None
     fixed = get_args(item) if get_origin(item) is Literal else ()
+    names = extra.get("x-names") or {}
     return FilterInfo(
         name=name,
         title=info.title or name.replace("_", " ").capitalize(),
@@ -160,7 +161,7 @@ def filter_info(name: str, info: FieldInfo) -> FilterInfo:
         group=extra.get("x-group") or KIND_GROUPS[kind],
         unit=extra.get("x-unit"),
         options=extra.get("x-options"),
-        choices=[Named(id=v, name=VALUE_NAMES.get(v, v)) for v in fixed] or None,
+        choices=[Named(id=v, name=names.get(v) or VALUE_NAMES.get(v, v)) for v in fixed] or None,
         numeric=item is int,
         every=isinstance(shape, type) and issubclass(shape, MultiSetFilter),
     )

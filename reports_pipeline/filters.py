@@ -304,12 +304,18 @@ FilterGroup = Literal["dates", "people", "status", "flags", "numbers", "text", "
 
 
 def shown(
-    title: str | None = None, *, group: FilterGroup | None = None, unit: str | None = None
+    title: str | None = None,
+    *,
+    group: FilterGroup | None = None,
+    unit: str | None = None,
+    names: dict[str, str] | None = None,
 ) -> Any:
     """How a filter is named and placed where people see it (the OpenAPI document, the
     page; `reports_pipeline.catalogue`): a title where its name does not say it, a group
-    other than its kind's, the unit of its numbers."""
+    other than its kind's, the unit of its numbers, the names of its fixed choices."""
     extra: JsonDict = {key: value for key, value in (("x-group", group), ("x-unit", unit)) if value}
+    if names:
+        extra["x-names"] = dict(names)
     if title is None:  # pydantic's own title (from the name) stays
         return Field(json_schema_extra=extra)
     return Field(title=title, json_schema_extra=extra)

@@ -220,3 +220,12 @@ def _dates(value: DateRange, column: str, tz: str, param: _Params) -> str:
         limit, inclusive = upper
         bounds.append(f"{column} {'<=' if inclusive else '<'} {param(limit)}")
     return " AND ".join(bounds) or "TRUE"
+
+
+def in_range(value: DateRange | None, column: str, tz: str, *, prefix: str) -> Prefilter:
+    """A date range on a table's own timestamp `column`, as a prefilter (every row without
+    one); its parameters are named `<prefix>_<n>`."""
+    if value is None:
+        return EVERY_ROW
+    param = _Params(prefix)
+    return Prefilter(_dates(value, column, tz, param), param.values)
