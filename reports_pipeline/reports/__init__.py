@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reports_pipeline.reports import call_log, chat, contact, goal, message, ticket
+from reports_pipeline.reports import call_log, chat, contact, event, goal, message, ticket
 from reports_pipeline.reports.base import Export, ReportType
 
 REPORT_TYPES: dict[str, ReportType] = {
@@ -14,6 +14,7 @@ REPORT_TYPES: dict[str, ReportType] = {
         call_log.REPORT,
         goal.REPORT,
         message.REPORT,
+        event.REPORT,
     )
 }
 
