@@ -29,15 +29,20 @@ import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from devstack import Ports, Stack
 from warehouse.generate import ReplicaSpec, generate
+
+if TYPE_CHECKING:
+    from reports_pipeline.replica import ReplicaReader
+    from reports_pipeline.reports.event import EventFilters
 
 BUCKET = "bench"
 ORG = "org_001"
 # The types with a DuckDB COPY beside them (goal's rows are built from several tables'
 # slices; it has none).
-COPIED_TYPES = ("chat", "message", "ticket", "call_log", "contact")
+COPIED_TYPES = ("chat", "message", "ticket", "call_log", "contact", "event")
 
 # The engine's ceiling on the same rows: the chat export's own slice query, run once over
 # the whole organisation and written by DuckDB's COPY (no slicing, no Python in the loop).
@@ -130,6 +135,7 @@ def measure_copy(
     unenriched: a ceiling their export cannot reach."""
     from reports_pipeline.replica import ReplicaReader
     from reports_pipeline.reports import REPORT_TYPES, chat
+    from reports_pipeline.reports.event import EventFilters, occurred_window
     from reports_pipeline.reports.message import MessageFilters, sent_window
     from reports_pipeline.request import parse_request
 
@@ -138,7 +144,11 @@ def measure_copy(
     for table in (*chat.SLICE_TABLES, "chats"):
         reader._declare(table)  # noqa: SLF001 - the benchmark borrows the reader's views
     request = parse_request({"type": report_type, "filters": json.loads(filters)})
-    if isinstance(request.filters, MessageFilters):
+    if isinstance(request.filters, EventFilters):
+        window = occurred_window(request.filters.occurred, "UTC")
+        base = chat.BASE
+        keep = base.narrowed(reader, request.filters.chat_filters(), "UTC", window)[0]
+    elif isinstance(request.filters, MessageFilters):
         window = sent_window(request.filters.sent, "UTC")
         base = chat.BASE
         keep = base.narrowed(reader, request.filters.chat_filters(), "UTC", window)[0]
@@ -154,7 +164,9 @@ def measure_copy(
     reader.con.execute(  # our own text over bound values
         f"CREATE TEMP TABLE c AS SELECT * FROM {base.table} WHERE {keep.sql}", keep.params
     )
-    if report_type == "message":
+    if isinstance(request.filters, EventFilters):
+        copy = _event_copy(reader, request.filters, target)
+    elif report_type == "message":
         copy = MESSAGE_COPY_SQL.format(target=target)
     elif report_type == "chat":
         copy = COPY_SQL.format(query=_chat_query(), target=target)
@@ -166,6 +178,25 @@ def measure_copy(
     size = target.stat().st_size
     target.unlink()
     return {"rows": rows, "bytes": size, "seconds": elapsed}
+
+
+def _event_copy(reader: ReplicaReader, filters: EventFilters, target: Path) -> str:
+    """The COPY of the event export's rows, computed by the metrics' own queries over every
+    chosen chat at once (ids and names, not joined names) and the status changes."""
+    from reports_pipeline.metrics import EVENT_ROWS_SQL, METRICS_TABLES, STATUS_ROWS_SQL
+    from reports_pipeline.pushdown import in_range
+
+    for table in METRICS_TABLES + ("member_status",):
+        reader._declare(table)  # noqa: SLF001
+    ((lo, hi),) = reader.con.execute("SELECT min(chat_id), max(chat_id) FROM c").fetchall()
+    occurred = in_range(filters.occurred, "occurred_at", "UTC", prefix="o")
+    reader.con.execute(  # our own text over bound values
+        f"""CREATE TEMP TABLE e AS SELECT * FROM (
+                ({EVENT_ROWS_SQL}) UNION ALL ({STATUS_ROWS_SQL})) WHERE {occurred.sql}""",
+        {"lo": lo or 0, "hi": hi or 0, **occurred.params},
+    )
+    order = "occurred_at, event_type, event_id"
+    return f"COPY (SELECT * FROM e ORDER BY {order}) TO '{target}' (HEADER)"
 
 
 def _chat_query() -> str:
@@ -323,6 +354,7 @@ def selective_cases(end: date) -> list[tuple[str, str, dict[str, object]]]:
         ("contact: created last month", "contact", {"created": month}),
         ("message: last month's chats", "message", {"created": month}),
         ("goal: last month's events", "goal", {"event_date": month}),
+        ("event: last month", "event", {"occurred": month}),
     ]
 
 
@@ -396,7 +428,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--work", type=Path, default=Path(".local/bench"))
-    parser.add_argument("--types", nargs="+", default=["chat"], choices=["chat", "message"])
+    parser.add_argument(
+        "--types", nargs="+", default=["chat"], choices=["chat", "message", "event"]
+    )
     parser.add_argument(
         "--formats", nargs="+", choices=["csv", "csv_gz", "xlsx", "parquet", "jsonl"]
     )
