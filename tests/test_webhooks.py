@@ -31,6 +31,12 @@ from reports_pipeline.webhooks import UnsafeEndpoint, WebhookCreate, Webhooks, c
 from tests.conftest import auth, token
 
 
+class Backlogged(ThreadingHTTPServer):
+    # The default backlog of 5 refuses connections when the webhook senders all connect
+    # at once on a loaded machine.
+    request_queue_size = 128
+
+
 class Receiver:
     """An HTTP endpoint on loopback that records deliveries and answers from a script."""
 
@@ -58,7 +64,7 @@ class Receiver:
             def log_message(self, *_: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = Backlogged(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -211,7 +217,7 @@ def test_no_tick_runs_past_its_budget_and_every_delivery_still_happens(
         started = time.monotonic()
         attempts = hooks.deliver_due(payload, budget_s=budget_s)
         ticks.append(time.monotonic() - started)
-        assert all(a.error is None for a in attempts)
+        assert [a.error for a in attempts if a.error] == []
         tried += len(attempts)
     assert tried == 500 and slow.received.qsize() == 500  # each delivered once
     assert max(ticks) < budget_s + 1.0  # attempts start only while they can end in time
