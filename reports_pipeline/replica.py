@@ -208,15 +208,6 @@ class ReplicaReader:
         finally:
             self.con.unregister("appended")
 
-    def stream(self, sql: str, size: int) -> Iterator[pl.DataFrame]:
-        """`sql`'s rows in frames of at most `size`, as DuckDB yields them: a sort spills to
-        disk instead of growing the process. The reader runs nothing else until the stream
-        ends (DuckDB refuses a second query while a result is open)."""
-        with self.con.sql(sql).to_arrow_reader(size) as batches:
-            for batch in batches:
-                frame = pl.DataFrame(pl.from_arrow(batch))
-                yield frame.with_columns(cs.datetime(time_zone="*").dt.convert_time_zone("UTC"))
-
     def kept(self, table: str, ts: str, key: str, keep: Prefilter) -> str:
         """Evaluate `keep` once: the (ts, key) of the table's rows it keeps, as a temporary
         table whose name is returned. Slicing it instead of the table spares each slice the
