@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 
 from devstack import Stack
-from tests.conftest import SECRET, SHOTS, token
+from tests.conftest import SECRET, SHOTS, auth, token
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 ORG = "org_003"  # an organisation the other end-to-end tests leave alone
@@ -212,6 +212,35 @@ def test_the_page_offers_message_exports_with_their_filters(page: Page, e2e_stac
         "The number of rows is known once the export runs."
     )
     shoot(page, "10-message-filters")
+
+
+def test_an_admin_exports_the_first_responses_of_a_month_as_events(
+    page: Page, e2e_stack: Stack
+) -> None:
+    open_as(page, e2e_stack, token(ORG, "admin", "page-admin"))
+    page.get_by_role("radio", name=re.compile(r"^Event\b")).check()
+    page.locator("details.group").evaluate_all("groups => groups.forEach(g => { g.open = true; })")
+    for name in ("occurred", "event_types", "agents", "teams", "high_priority"):
+        expect(page.locator(f"[data-filter={name}]")).to_be_visible()
+    kinds = page.get_by_role("group", name="Event types")
+    expect(kinds.locator("label")).to_have_count(10)
+    kinds.get_by_text("First response", exact=True).click()
+    expect(page.locator("#match-count")).to_have_attribute("data-state", "bound")
+    expect(page.locator("#match-count")).to_contain_text("At most")
+    shoot(page, "13-event-filters")
+    page.get_by_role("button", name="Generate Report").click()
+    row = page.locator("#report-rows tr").first
+    expect(row).to_have_attribute("data-status", "completed", timeout=120_000)
+    report_id = row.get_attribute("data-report-id")
+    base = f"{e2e_stack.api_url}/api/wp-crm/reports/{ORG}"
+    report = httpx.get(f"{base}/{report_id}", headers=auth(ORG)).json()
+    assert report["type"] == "event"
+    assert report["filters"]["event_types"] == {"values": ["first_response"]}
+    link = httpx.get(f"{base}/{report_id}/download", headers=auth(ORG)).json()
+    body = httpx.get(link["url"]).content.decode("utf-8-sig")
+    header, *rows = csv.reader(io.StringIO(body, newline=""))
+    assert header[0] == "Event Type" and len(rows) == report["row_count"] > 0
+    assert {r[0] for r in rows} == {"first_response"}
 
 
 def test_an_admin_asks_for_a_protected_excel_file_with_a_purpose(
