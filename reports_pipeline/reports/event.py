@@ -5,8 +5,8 @@ metrics module (`reports_pipeline.metrics`) gives the chats' events, replies and
 with their interactions and values, worked out over whole conversations before any event
 filter applies. Agent status changes belong to no chat and come from the members' own
 history. The rows are ordered by time across all chats, so each batch's matching rows are
-staged in a DuckDB temporary table (spilled to disk past its memory limit) and read back
-sorted, a window of time at a time: the count of that table is the export's exact row
+staged in a table of the reader's scratch database (on disk) and read back sorted, a
+window of time at a time: the count of that table is the export's exact row
 count, known before the first row is written. With an `occurred` range, only chats that
 can hold an event in it are considered at all.
 """
