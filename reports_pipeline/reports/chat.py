@@ -9,7 +9,7 @@ lie anywhere in the contact tables, are looked up for many slices at once
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Annotated, Any, Literal
 
 import polars as pl
@@ -95,6 +95,13 @@ class ChatFilters(ReportFilters):
     resolution_labels: Annotated[
         SetFilter[int] | None, On("resolution_label_id"), options("resolution_labels")
     ] = None
+
+    @classmethod
+    def of(cls, filters: ChatFilters, **replaced: Any) -> ChatFilters:
+        """The chat filters among a wider type's `filters` (one that chooses its chats with
+        the chat export), with any of them `replaced`."""
+        values = {name: getattr(filters, name) for name in cls.model_fields}
+        return cls.model_construct(**{**values, **replaced})
 
 
 # Filters on a chat's related rows the replica query can narrow by (semi-joins).
@@ -411,6 +418,49 @@ def build(
     return sliced_export(
         reader, BASE, slice_rows, enrich, where, columns, filters, tz, keep, prepare
     )
+
+
+def lived_within(
+    span: DateRange | None,
+    tz: str,
+    name: str,
+    *,
+    later: str | None = None,
+    later_reads: tuple[str, ...] = (),
+) -> Prefilter:
+    """Chats that can hold a row of theirs inside `span`: such rows lie between a chat's
+    creation and its last message or, where `later` says so (a condition on
+    `$<name>_start` over the tables `later_reads`), after it. Its parameters are
+    `<name>_start` and `<name>_end`."""
+    if span is None:
+        return EVERY_ROW
+    parts: list[str] = []
+    params: dict[str, Any] = {}
+    if span.from_ is not None:
+        after = f"last_message_at >= ${name}_start"
+        parts.append(f"({after} OR {later})" if later else after)
+        params[f"{name}_start"] = span.start(tz)
+    if span.to is not None and (end := span.end(tz)) is not None:
+        parts.append(f"created_at <= ${name}_end")
+        params[f"{name}_end"] = end
+    reads = later_reads if later and span.from_ is not None else ()
+    return Prefilter(" AND ".join(parts) or "TRUE", params, reads)
+
+
+def chosen_chats(
+    reader: ReplicaReader,
+    filters: ChatFilters,
+    tz: str,
+    slice_rows: int,
+    keep: Prefilter,
+    columns: dict[str, str],
+) -> Iterator[pl.DataFrame]:
+    """The chats the chat export would hold for `filters` (among those `keep` keeps), in
+    its order and batches, each non-empty batch with only `columns` (header -> name)."""
+    export = build(reader, filters, tz, slice_rows, keep=keep, only=list(columns))
+    for batch in export.batches:
+        if batch.height:
+            yield batch.select(pl.col(header).alias(name) for header, name in columns.items())
 
 
 # Every replica table a chat export may read (its lineage in Dagster): the chats, their

@@ -29,7 +29,7 @@ from reports_pipeline.metrics import (
     status_rows,
 )
 from reports_pipeline.pushdown import in_range
-from reports_pipeline.replica import EVERY_ROW, SCRATCH, Prefilter, ReplicaReader
+from reports_pipeline.replica import SCRATCH, Prefilter, ReplicaReader
 from reports_pipeline.reports import chat
 from reports_pipeline.reports.base import Export, Matching, ReportType, select_columns
 
@@ -76,9 +76,9 @@ class EventFilters(chat.ChatFilters):
     ] = None
 
     def chat_filters(self) -> chat.ChatFilters:
-        """The filters that choose the chats, as the chat export reads them."""
-        values = {name: getattr(self, name) for name in chat.ChatFilters.model_fields}
-        return chat.ChatFilters.model_construct(**{**values, "teams": None})
+        """The filters that choose the chats, as the chat export reads them (`teams` is
+        the event's here)."""
+        return chat.ChatFilters.of(self, teams=None)
 
     def kinds(self) -> frozenset[str]:
         """The event types the export can hold."""
@@ -125,8 +125,12 @@ CHAT_COLUMNS = {
     "Contact ID": "contact_id",
     "Contact Name": "contact_name",
 }
-CHAT_SCHEMA = {"chat_id": pl.Int64, "channel": pl.String, "contact_id": pl.Int64}
-CHAT_SCHEMA |= {"contact_name": pl.String}
+CHAT_SCHEMA = {
+    "chat_id": pl.Int64,
+    "channel": pl.String,
+    "contact_id": pl.Int64,
+    "contact_name": pl.String,
+}
 STAGED = f"{SCRATCH}.event_export"
 # The staged rows are sorted a window of time at a time (one sort of them all ran out of
 # DuckDB's 128 MB at 1M chats): their count per hour, small at any size, tells where each
@@ -143,22 +147,13 @@ ORDER BY {", ".join(f'"{header}"' for header in ORDER)}"""  # noqa: S608 - our n
 def occurred_window(occurred: DateRange | None, tz: str) -> Prefilter:
     """Chats that can hold an event inside `occurred`: a chat's events lie between its
     creation and its last message, except its ratings, which may come later."""
-    if occurred is None:
-        return EVERY_ROW
-    parts: list[str] = []
-    params: dict[str, object] = {}
-    tables: tuple[str, ...] = ()
-    if occurred.from_ is not None:
-        parts.append(
-            "(last_message_at >= $occurred_start OR chat_id IN "
-            "(SELECT chat_id FROM ratings WHERE rated_at >= $occurred_start))"
-        )
-        params["occurred_start"] = occurred.start(tz)
-        tables = ("ratings",)
-    if occurred.to is not None and (end := occurred.end(tz)) is not None:
-        parts.append("created_at <= $occurred_end")
-        params["occurred_end"] = end
-    return Prefilter(" AND ".join(parts) or "TRUE", params, tables)
+    return chat.lived_within(
+        occurred,
+        tz,
+        "occurred",
+        later="chat_id IN (SELECT chat_id FROM ratings WHERE rated_at >= $occurred_start)",
+        later_reads=("ratings",),
+    )
 
 
 class Names:
@@ -220,22 +215,15 @@ def build(reader: ReplicaReader, filters: EventFilters, tz: str, slice_rows: int
         names = Names(reader)
         no_chats = pl.DataFrame(schema=CHAT_SCHEMA)
         if kinds & CHAT_EVENTS:
-            chats = chat.build(
-                reader,
-                filters.chat_filters(),
-                tz,
-                slice_rows,
-                keep=occurred_window(filters.occurred, tz),
-                only=list(CHAT_COLUMNS),
-            )
-            for batch in chats.batches:
-                chosen = batch.select(
-                    pl.col(header).alias(name) for header, name in CHAT_COLUMNS.items()
-                ).cast(CHAT_SCHEMA)  # type: ignore[arg-type]
+            window = occurred_window(filters.occurred, tz)
+            for batch in chat.chosen_chats(
+                reader, filters.chat_filters(), tz, slice_rows, window, CHAT_COLUMNS
+            ):
+                chosen = batch.cast(CHAT_SCHEMA)  # type: ignore[arg-type]
                 stage(event_rows(reader, chosen), chosen, names)
         # Always once, even without status rows: it gives the table its shape.
-        statuses = status_rows(reader) if "agent_status" in kinds else None
-        stage(statuses if statuses is not None else _no_rows(reader), no_chats, names)
+        statuses = status_rows(reader) if "agent_status" in kinds else _no_rows(reader)
+        stage(statuses, no_chats, names)
         return reader.count(STAGED)
 
     def batches() -> Iterator[pl.DataFrame]:

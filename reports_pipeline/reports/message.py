@@ -17,7 +17,7 @@ import polars as pl
 
 from reports_pipeline.filters import DateRange, On, SetFilter, Text, options, shown
 from reports_pipeline.metrics import METRICS_TABLES, message_metrics
-from reports_pipeline.replica import EVERY_ROW, Prefilter, ReplicaReader
+from reports_pipeline.replica import Prefilter, ReplicaReader
 from reports_pipeline.reports import chat
 from reports_pipeline.reports.base import Export, ReportType, rows_for, select_columns
 
@@ -38,8 +38,7 @@ class MessageFilters(chat.ChatFilters):
 
     def chat_filters(self) -> chat.ChatFilters:
         """The filters that choose the chats, as the chat export reads them."""
-        values = {name: getattr(self, name) for name in chat.ChatFilters.model_fields}
-        return chat.ChatFilters.model_construct(**values)
+        return chat.ChatFilters.of(self)
 
 
 MESSAGE_FIELDS = frozenset(MessageFilters.model_fields) - frozenset(chat.ChatFilters.model_fields)
@@ -74,16 +73,7 @@ CHAT_COLUMNS = {
 def sent_window(sent: DateRange | None, tz: str) -> Prefilter:
     """Chats that can hold a message sent inside `sent`: a message lies between its chat's
     creation and its last message."""
-    if sent is None:
-        return EVERY_ROW
-    parts, params = [], {}
-    if sent.from_ is not None:
-        parts.append("last_message_at >= $sent_start")
-        params["sent_start"] = sent.start(tz)
-    if sent.to is not None and (end := sent.end(tz)) is not None:
-        parts.append("created_at <= $sent_end")
-        params["sent_end"] = end
-    return Prefilter(" AND ".join(parts) or "TRUE", params)
+    return chat.lived_within(sent, tz, "sent")
 
 
 def with_metrics(reader: ReplicaReader, said: pl.DataFrame) -> pl.DataFrame:
@@ -98,13 +88,8 @@ def with_metrics(reader: ReplicaReader, said: pl.DataFrame) -> pl.DataFrame:
 
 
 def build(reader: ReplicaReader, filters: MessageFilters, tz: str, slice_rows: int) -> Export:
-    chats = chat.build(
-        reader,
-        filters.chat_filters(),
-        tz,
-        slice_rows,
-        keep=sent_window(filters.sent, tz),
-        only=list(CHAT_COLUMNS),
+    chats = chat.chosen_chats(
+        reader, filters.chat_filters(), tz, slice_rows, sent_window(filters.sent, tz), CHAT_COLUMNS
     )
     members = reader.query(
         "team_members", "SELECT member_id, name AS member_name FROM team_members"
@@ -112,9 +97,7 @@ def build(reader: ReplicaReader, filters: MessageFilters, tz: str, slice_rows: i
     where = filters.where(tz, MESSAGE_FIELDS)
 
     def transcripts(batch: pl.DataFrame) -> pl.DataFrame:
-        chosen = batch.select(
-            pl.col(header).alias(name) for header, name in CHAT_COLUMNS.items()
-        ).with_row_index("chat_rank")
+        chosen = batch.with_row_index("chat_rank")
         said = rows_for(
             reader,
             "messages",
@@ -142,12 +125,7 @@ def build(reader: ReplicaReader, filters: MessageFilters, tz: str, slice_rows: i
             frame.filter(where).sort("chat_rank", "sent_at", "message_id"), COLUMNS
         )
 
-    def batches():  # type: ignore[no-untyped-def]
-        for batch in chats.batches:
-            if batch.height:
-                yield transcripts(batch)
-
-    return Export(list(COLUMNS), batches())
+    return Export(list(COLUMNS), map(transcripts, chats))
 
 
 REPORT = ReportType(
