@@ -3,6 +3,7 @@
     python -m bench.export_bench --sizes 1000000 5000000 [--types chat message] [--keep-replicas]
     python -m bench.export_bench --sizes 1000000 --formats csv csv_gz xlsx parquet jsonl
     python -m bench.export_bench --sizes 1000000 5000000 --selective [--baseline-sizes 1000000]
+    python -m bench.export_bench --sizes 1000000 --before f4a34d6^   # A/B against a commit
 
 For each size it generates a one-organisation replica, then measures, each in a fresh
 process so peak RSS is that measurement's own:
@@ -237,9 +238,12 @@ def measure_upload(s3_url: str, size: int) -> dict[str, float]:
 NOISE = re.compile(r"nanobind|leaked|skipped remainder")
 
 
-def child(kind: str, args: list[str], timeout: float | None = None) -> dict[str, float] | None:
+def child(
+    kind: str, args: list[str], timeout: float | None = None, code: Path | None = None
+) -> dict[str, float] | None:
     """Run one measurement in a fresh interpreter; it reports its own peak RSS.
-    None when it failed or did not finish within `timeout` seconds (the child is killed)."""
+    None when it failed or did not finish within `timeout` seconds (the child is killed).
+    `code` is a checkout whose pipeline to measure instead of this one's (`--before`)."""
     try:
         out = subprocess.run(  # noqa: S603 - our own module
             [sys.executable, "-m", "bench.export_bench", "--child", kind, *args],
@@ -247,6 +251,7 @@ def child(kind: str, args: list[str], timeout: float | None = None) -> dict[str,
             capture_output=True,
             text=True,
             timeout=timeout,
+            cwd=code,
         )
     except subprocess.TimeoutExpired:
         return None
@@ -276,6 +281,16 @@ def run_child(kind: str, args: list[str]) -> None:
         result = measure_upload(args[0], int(args[1]))
     result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result))
+
+
+def checkout(rev: str, workdir: Path) -> Path:
+    """A worktree of this repository at `rev`, for measuring its pipeline on the same
+    replica beside this one's."""
+    where = workdir / f"before-{rev}"
+    if not where.exists():
+        git = ["git", "worktree", "add", "--detach", str(where), rev]
+        subprocess.run(git, check=True, capture_output=True)  # noqa: S603
+    return where.resolve()
 
 
 def clear_bucket(stack: Stack) -> None:
@@ -452,6 +467,11 @@ def main() -> None:
         action="store_true",
         help="also run the full export looking primary contacts up slice by slice",
     )
+    parser.add_argument(
+        "--before",
+        metavar="REV",
+        help="also run each type's pipeline as the commit REV built it, on the same replica",
+    )
     parser.add_argument("--keep-replicas", action="store_true")
     parser.add_argument(
         "--ceiling-timeout",
@@ -464,6 +484,7 @@ def main() -> None:
     if args.child:
         run_child(args.child, rest)
         return
+    args.work = args.work.resolve()  # children of another checkout (`--before`) run elsewhere
     args.work.mkdir(parents=True, exist_ok=True)
     stack = Stack(home=args.work, replica=args.work, ports=Ports.free(), bucket=BUCKET)
     # The measurements (child processes) sign with the store's key, as a run does.
@@ -500,6 +521,11 @@ def main() -> None:
                     pipeline = child("pipeline", where)
                     assert pipeline is not None
                     clear_bucket(stack)
+                    if args.before:
+                        code = checkout(args.before, args.work)
+                        before = child("pipeline", where, code=code)
+                        print_row(size, kind, f"pipeline as of {args.before}", before)
+                        clear_bucket(stack)
                     if args.lookup_baseline and kind == "chat":
                         per_slice = child("pipeline", [*where, "csv", "{}", "on", "per-slice"])
                         print_row(size, kind, "pipeline, contacts looked up per slice", per_slice)
@@ -514,6 +540,9 @@ def main() -> None:
                 shutil.rmtree(replica)
     finally:
         stack.stop()
+        if args.before:
+            remove = ["git", "worktree", "remove", "--force", str(checkout(args.before, args.work))]
+            subprocess.run(remove, check=False, capture_output=True)  # noqa: S603
 
 
 if __name__ == "__main__":
