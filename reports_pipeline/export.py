@@ -262,7 +262,7 @@ def _write(
 
 def _build_export(request: RequestBase, reader: ReplicaReader, slice_rows: int) -> Export:
     report_type = REPORT_TYPES[request.type]
-    return report_type.build(reader, request.filters, request.timezone, slice_rows)
+    return report_type.export(reader, request, slice_rows)
 
 
 class _RowCounter:

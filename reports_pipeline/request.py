@@ -19,6 +19,7 @@ from pydantic import (
     ValidationInfo,
     create_model,
     field_validator,
+    model_validator,
 )
 
 from reports_pipeline.filters import ReportFilters, StrictModel
@@ -91,6 +92,14 @@ class SelectionBase(StrictModel):
         filters.check_dates(info.data.get("timezone", "UTC"))
         return filters
 
+    @model_validator(mode="after")
+    def _options_fit(self) -> SelectionBase:
+        report_type = REPORT_TYPES[self.type]
+        options = report_type.chosen_options(self)
+        if options is not None:
+            options.check(getattr(self.filters, report_type.date_filter), self.timezone)  # type: ignore[attr-defined]
+        return self
+
 
 class RequestBase(SelectionBase):
     """An export request: the rows, and the file to make of them."""
@@ -110,12 +119,14 @@ M = TypeVar("M", bound=SelectionBase)
 
 def _typed(name: str, base: type[M], suffix: str) -> type[M]:
     report_type = REPORT_TYPES[name]
+    options = report_type.options.model_fields if report_type.options else {}
     model: type[M] = create_model(
         f"{report_type.filters.__name__.removesuffix('Filters')}{suffix}",
         __base__=base,
         __doc__=report_type.description,
         type=(Literal[name], ...),  # type: ignore[arg-type]
         filters=(report_type.filters, Field(default_factory=report_type.filters)),
+        **{option: (field.annotation, field) for option, field in options.items()},  # type: ignore[call-overload]
     )
     return model
 

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from reports_pipeline.reports import call_log, chat, contact, event, goal, message, ticket
+from reports_pipeline.reports import (
+    call_log,
+    chat,
+    chat_summary,
+    contact,
+    event,
+    goal,
+    message,
+    ticket,
+)
 from reports_pipeline.reports.base import Export, ReportType
 
 REPORT_TYPES: dict[str, ReportType] = {
@@ -15,6 +24,7 @@ REPORT_TYPES: dict[str, ReportType] = {
         goal.REPORT,
         message.REPORT,
         event.REPORT,
+        chat_summary.REPORT,
     )
 }
 

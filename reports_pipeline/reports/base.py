@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from reports_pipeline.filters import ReportFilters
+from reports_pipeline.filters import ReportFilters, StrictModel
 from reports_pipeline.pushdown import Narrowing, pushed
 from reports_pipeline.replica import EVERY_ROW, NO_ROWS, Prefilter, ReplicaReader, Slice
 
@@ -43,7 +43,7 @@ class Export:
 PUSHDOWN = True
 
 
-ExportBuilder = Callable[[ReplicaReader, Any, str, int], Export]
+ExportBuilder = Callable[..., Export]  # (reader, filters, tz, slice_rows[, options])
 MatchingCounter = Callable[[ReplicaReader, Any, str], Matching | None]
 
 
@@ -91,9 +91,27 @@ class ReportType:
     base: BaseTable | None = None
     # Otherwise, where the type can, the count of its matching rows without building it.
     counts: MatchingCounter | None = None
+    # Request fields of this type's own beside the filters (a summary's periods); its
+    # `build` then takes them as a fifth argument, and its model checks them against the
+    # filters and timezone (`check(filters, tz)`).
+    options: type[StrictModel] | None = None
 
     def parse_filters(self, payload: dict[str, Any] | None) -> ReportFilters:
         return self.filters.model_validate(payload or {})
+
+    def chosen_options(self, request: Any) -> StrictModel | None:
+        """This type's options as `request` (a request or selection of it) gives them."""
+        if self.options is None:
+            return None
+        return self.options.model_validate(
+            {name: getattr(request, name) for name in self.options.model_fields}
+        )
+
+    def export(self, reader: ReplicaReader, request: Any, slice_rows: int) -> Export:
+        """The export `request` asks for."""
+        given = (reader, request.filters, request.timezone, slice_rows)
+        options = self.chosen_options(request)
+        return self.build(*given) if options is None else self.build(*given, options)
 
     def matching(self, reader: ReplicaReader, filters: Any, tz: str) -> Matching | None:
         """The rows an export of `filters` would read, before it runs (None: this type
