@@ -263,3 +263,41 @@ def status_rows(reader: ReplicaReader) -> pl.DataFrame:
     """Every status change of the organisation's members, in `event_rows`' shape, with how
     long the previous status lasted (also in business hours)."""
     return reader.query(STATUS_TABLES, STATUS_ROWS_SQL)
+
+
+def availability_sql(units: str) -> str:
+    """Each member's seconds `online` and `away`, and online inside business hours, per
+    period: `units` is a CTE list ending in `units` (`label`, `unit_start`, `unit_end`, as
+    `reports_pipeline.periods` lays them out). A status lasts until the member's next
+    change, the last one until `$now`."""
+    return f"""
+WITH {units},
+statuses AS (
+    SELECT member_id, status, changed_at AS span_start,
+           coalesce(lead(changed_at) OVER (PARTITION BY member_id
+                                           ORDER BY changed_at, status_change_id),
+                    greatest($now::TIMESTAMPTZ, changed_at)) AS span_end
+    FROM member_status),
+pieces AS (
+    SELECT s.member_id, s.status, u.label,
+           greatest(s.span_start, u.unit_start) AS piece_start,
+           least(s.span_end, u.unit_end) AS piece_end
+    FROM statuses s JOIN units u ON s.span_start < u.unit_end AND s.span_end > u.unit_start
+    WHERE s.status IN ('online', 'away')),
+{clock("SELECT piece_start AS moment FROM pieces UNION ALL SELECT piece_end FROM pieces")},
+started AS ({business_clock("pieces", "piece_start")}),
+ended AS ({
+        business_clock("(SELECT * RENAME (clock_s AS start_clock_s) FROM started)", "piece_end")
+    })
+SELECT label, member_id,
+       coalesce(sum(epoch(piece_end) - epoch(piece_start)) FILTER (WHERE status = 'online'), 0)
+           AS online_s,
+       coalesce(sum(epoch(piece_end) - epoch(piece_start)) FILTER (WHERE status = 'away'), 0)
+           AS away_s,
+       coalesce(sum(clock_s - start_clock_s) FILTER (WHERE status = 'online'), 0) AS online_bh_s
+FROM ended GROUP BY label, member_id"""
+
+
+def availability(reader: ReplicaReader, units: str, params: dict[str, object]) -> pl.DataFrame:
+    """`availability_sql` over the organisation's status changes."""
+    return reader.query(STATUS_TABLES, availability_sql(units), params)

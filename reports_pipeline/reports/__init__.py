@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from reports_pipeline.reports import (
+    agent_summary,
     call_log,
     chat,
     chat_summary,
@@ -25,6 +26,7 @@ REPORT_TYPES: dict[str, ReportType] = {
         message.REPORT,
         event.REPORT,
         chat_summary.REPORT,
+        agent_summary.REPORT,
     )
 }
 
