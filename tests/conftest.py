@@ -310,10 +310,17 @@ class Exporter:
         org: str = ORG,
         file_format: str = "csv",
         password: str | None = None,
+        options: dict[str, Any] | None = None,
         **run: Any,
     ) -> Exported:
         request = parse_request(
-            {"type": report_type, "filters": filters or {}, "timezone": tz, "format": file_format}
+            {
+                "type": report_type,
+                "filters": filters or {},
+                "timezone": tz,
+                "format": file_format,
+                **(options or {}),
+            }
         )
         sealed = self.job_table.passwords.seal(password) if password else None
         # Each request as if made after the last one's rate-limit window: one test may

@@ -62,18 +62,21 @@ WITH assigned AS (
     SELECT chat_id, event_id, occurred_at, member_id FROM rows WHERE event_type = 'agent_assigned'),
 dropped AS (SELECT chat_id, event_id, member_id FROM rows WHERE event_type = 'unassigned'),
 resolutions AS (SELECT * FROM rows WHERE event_type = 'resolved'),
+standing AS (
+    SELECT a.*, min(d.event_id) AS dropped_id
+    FROM assigned a LEFT JOIN dropped d
+      ON d.chat_id = a.chat_id AND d.member_id = a.member_id AND d.event_id > a.event_id
+    GROUP BY ALL),
 holders AS (
     SELECT r.chat_id, r.event_id, r.occurred_at, r.value_s,
            arg_min(a.member_id, a.event_id) AS member_id
-    FROM resolutions r JOIN assigned a ON a.chat_id = r.chat_id AND a.event_id < r.event_id
-    WHERE NOT EXISTS (
-        SELECT 1 FROM dropped d
-        WHERE d.chat_id = a.chat_id AND d.member_id = a.member_id
-          AND d.event_id > a.event_id AND d.event_id < r.event_id)
+    FROM resolutions r LEFT JOIN standing a
+      ON a.chat_id = r.chat_id AND a.event_id < r.event_id
+     AND coalesce(a.dropped_id > r.event_id, true)
     GROUP BY ALL),
 rated AS (
     SELECT c.chat_id, c.occurred_at, c.csat_score,
-           arg_max(h.member_id, h.occurred_at) AS member_id
+           arg_max(h.member_id, (h.occurred_at, h.event_id)) AS member_id
     FROM rows c JOIN holders h ON h.chat_id = c.chat_id AND h.occurred_at <= c.occurred_at
     WHERE c.event_type = 'csat'
     GROUP BY ALL),

@@ -1,0 +1,455 @@
+"""The chat and agent summaries against a plain Python computation: the periods laid out
+with `zoneinfo` day by day and hour by hour, each chat or event put in the period its
+local time names, the measures added up in Python. The per-chat figures come from the
+chat export and the events from test_events' plain computation (each checked against
+its own reference elsewhere); what is compared here is the calendar, the grouping, the
+attribution to agents and the arithmetic. A few cases also go through real
+`export_report` runs to the S3 server, in CSV and Parquet."""
+
+from __future__ import annotations
+
+import bisect
+import io
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+import polars as pl
+import pytest
+
+from reports_pipeline.replica import ReplicaReader
+from reports_pipeline.reports import REPORT_TYPES
+from reports_pipeline.request import parse_request
+from tests.conftest import Exported
+from tests.test_events import Replica
+
+Row = dict[str, Any]
+LABELS = {
+    "hour": "%Y-%m-%d %H:00",
+    "day": "%Y-%m-%d",
+    "day_hours": "%H:00",
+    "weekday": "%A",
+    "week": "%G-W%V",
+    "month": "%Y-%m",
+    "year": "%Y",
+}
+# (organisation, timezone, first day, last day, distribution): DST weeks in New York
+# (spring) and Berlin (autumn), a range running past the replica's last chat (empty
+# periods), and every distribution.
+CASES = [
+    ("org_001", "America/New_York", date(2026, 3, 2), date(2026, 3, 15), "day"),
+    ("org_001", "America/New_York", date(2026, 3, 7), date(2026, 3, 9), "hour"),
+    ("org_002", "Europe/Berlin", date(2025, 10, 20), date(2025, 11, 2), "day"),
+    ("org_002", "Europe/Berlin", date(2025, 10, 25), date(2025, 10, 26), "hour"),
+    ("org_003", "Asia/Kolkata", date(2026, 8, 10), date(2026, 9, 5), "day"),
+    ("org_001", "UTC", date(2025, 11, 1), date(2026, 2, 28), "week"),
+    ("org_004", "America/New_York", date(2025, 1, 1), date(2025, 12, 31), "month"),
+    ("org_001", "Asia/Kolkata", date(2025, 1, 1), date(2026, 12, 31), "year"),
+    ("org_002", "Europe/Berlin", date(2026, 1, 1), date(2026, 3, 31), "weekday"),
+    ("org_003", "America/New_York", date(2026, 2, 1), date(2026, 4, 30), "day_hours"),
+]
+
+
+def periods(first: date, last: date, tz: str, distribution: str) -> dict[str, list[tuple]]:
+    """Each period's label and its spans of time (UTC), in order: the local days of the
+    range, or for hours each local hour the clock shows."""
+    zone, fmt = ZoneInfo(tz), LABELS[distribution]
+    spans: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+    day = first
+    while day <= last:
+        if distribution in ("hour", "day_hours"):
+            for hour in range(24):
+                local = datetime(day.year, day.month, day.day, hour)
+                start = local.replace(tzinfo=zone)
+                if start.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local:
+                    continue  # an hour the clock skips
+                end = (local + timedelta(hours=1)).replace(tzinfo=zone)
+                if hour == 23:
+                    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone)
+                spans[local.strftime(fmt)].append((start.astimezone(UTC), end.astimezone(UTC)))
+        else:
+            start = datetime.combine(day, datetime.min.time(), zone)
+            end = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone)
+            spans[start.strftime(fmt)].append((start.astimezone(UTC), end.astimezone(UTC)))
+        day += timedelta(days=1)
+    order = {
+        "weekday": lambda label: date(2026, 1, 5 + list(_WEEKDAYS).index(label)).isoweekday(),
+        "day_hours": lambda label: int(label[:2]),
+    }.get(distribution, lambda label: spans[label][0][0])
+    return {label: spans[label] for label in sorted(spans, key=order)}
+
+
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def label_of(at: datetime, tz: str, distribution: str) -> str:
+    return at.astimezone(ZoneInfo(tz)).strftime(LABELS[distribution])
+
+
+def within(at: datetime, first: date, last: date, tz: str) -> bool:
+    zone = ZoneInfo(tz)
+    start = datetime.combine(first, datetime.min.time(), zone)
+    return start <= at < datetime.combine(last + timedelta(days=1), datetime.min.time(), zone)
+
+
+def rounded(value: Decimal | float, digits: int = 1) -> float:
+    """Half away from zero, as DuckDB rounds (Python's `round` rounds half to even)."""
+    exact = Decimal(value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return float(exact)
+
+
+def average(values: list[int], digits: int = 1) -> float | None:
+    """The exact mean, rounded."""
+    return rounded(Decimal(sum(values)) / len(values), digits) if values else None
+
+
+def built(replica: Any, org: str, document: dict[str, Any]) -> list[Row]:
+    request = parse_request(document)
+    with ReplicaReader(str(replica), org) as reader:
+        export = REPORT_TYPES[request.type].export(reader, request, 300)
+        frames = list(export.batches)
+    return pl.concat(frames).to_dicts() if frames else []
+
+
+def same(actual: list[Row], expected: list[Row]) -> None:
+    assert [list(r)[:3] for r in actual[:1]] == [list(r)[:3] for r in expected[:1]]
+    assert len(actual) == len(expected)
+    for got, want in zip(actual, expected, strict=True):
+        assert got.keys() == want.keys()
+        for key, value in want.items():
+            if isinstance(value, float):
+                assert got[key] == pytest.approx(value, abs=1e-9), (want["Period"], key)
+            else:
+                assert got[key] == value, (want["Period"], key, got, want)
+
+
+# chat_summary ---------------------------------------------------------------------------
+
+GROUP_COLUMNS = {"agent": "Assignee Name", "team": "Teams", "channel": "Channel", "label": "Labels"}
+
+
+def chat_summary(
+    chats: list[Row], calendar: dict[str, list[tuple]], tz: str, dist: str, group_by: str
+) -> list[Row]:
+    grouped: dict[tuple[str, Any], list[Row]] = defaultdict(list)
+    seen: set[Any] = set()
+    for chat in chats:
+        value = chat[GROUP_COLUMNS[group_by]] if group_by != "none" else None
+        groups = (value or [None]) if isinstance(value, list) else [value]
+        for group in groups:
+            seen.add(group)
+            grouped[label_of(chat["Created At"], tz, dist), group].append(chat)
+    names = sorted(seen - {None}) + ([None] if None in seen or not seen else [])
+    out = []
+    for period in calendar:
+        for group in names:
+            row: Row = {"Period": period}
+            if group_by != "none":
+                row["Group"] = group
+            out.append(row | chat_measures(grouped[period, group]))
+    return out
+
+
+def chat_measures(chats: list[Row]) -> Row:
+    def values(header: str) -> list[Any]:
+        return [c[header] for c in chats if c[header] is not None]
+
+    first = values("First Response Time (s)")
+    replies = sum(c["Reply Count"] for c in chats)
+    scores = values("CSAT Score")
+    return {
+        "Chats": len(chats),
+        "Resolved": len(values("Resolution Time (s)")),
+        "Reopened": sum(bool(c["Reopened"]) for c in chats),
+        "Unanswered": sum(bool(c["Unanswered"]) for c in chats),
+        "Replies": replies,
+        "Average Duration (s)": average(values("Duration (s)")),
+        "Average First Response (s)": average(first),
+        "Median First Response (s)": rounded(Decimal(statistics.median(first))) if first else None,
+        "Average Response (s)": (
+            rounded(Decimal(sum(values("Total Reply Time (s)"))) / replies) if replies else None
+        ),
+        "Average Resolution (s)": average(values("Resolution Time (s)")),
+        "Average First Response, business hours (s)": average(
+            values("First Response Time, business hours (s)")
+        ),
+        "Average Resolution, business hours (s)": average(
+            values("Resolution Time, business hours (s)")
+        ),
+        "Rated": len(scores),
+        "Average CSAT": average(scores, 2),
+        "Good Ratings": sum(s >= 4 for s in scores),
+        "Bad Ratings": sum(s <= 2 for s in scores),
+    }
+
+
+def chats_of(replica: Any, org: str, tz: str, first: date, last: date) -> list[Row]:
+    span = {"from": first.isoformat(), "to": last.isoformat()}
+    return built(replica, org, {"type": "chat", "timezone": tz, "filters": {"created": span}})
+
+
+@pytest.mark.parametrize(("org", "tz", "first", "last", "dist"), CASES)
+def test_chat_summary_is_the_plain_computation(
+    replica: Any, org: str, tz: str, first: date, last: date, dist: str
+) -> None:
+    chats = chats_of(replica, org, tz, first, last)
+    span = {"from": first.isoformat(), "to": last.isoformat()}
+    document = {
+        "type": "chat_summary",
+        "timezone": tz,
+        "filters": {"created": span},
+        "distribution": dist,
+    }
+    expected = chat_summary(chats, periods(first, last, tz, dist), tz, dist, "none")
+    same(built(replica, org, document), expected)
+    assert sum(r["Chats"] for r in expected) == len(chats)
+
+
+@pytest.mark.parametrize("group_by", ["agent", "team", "channel", "label"])
+def test_a_grouped_chat_summary_is_the_plain_computation(replica: Any, group_by: str) -> None:
+    org, tz, first, last, dist = (
+        "org_002",
+        "Europe/Berlin",
+        date(2025, 10, 20),
+        date(2025, 11, 9),
+        "week",
+    )
+    chats = chats_of(replica, org, tz, first, last)
+    span = {"from": first.isoformat(), "to": last.isoformat()}
+    document = {
+        "type": "chat_summary",
+        "timezone": tz,
+        "filters": {"created": span},
+        "distribution": dist,
+        "group_by": group_by,
+    }
+    expected = chat_summary(chats, periods(first, last, tz, dist), tz, dist, group_by)
+    same(built(replica, org, document), expected)
+    assert len({r["Group"] for r in expected}) > 1
+
+
+def test_the_chat_filters_choose_the_summarised_chats(replica: Any) -> None:
+    org, tz, first, last = "org_001", "UTC", date(2026, 1, 1), date(2026, 3, 31)
+    span = {"created": {"from": first.isoformat(), "to": last.isoformat()}}
+    chosen = {"high_priority": True, "rated": True}
+    chats = built(replica, org, {"type": "chat", "timezone": tz, "filters": span | chosen})
+    document = {
+        "type": "chat_summary",
+        "timezone": tz,
+        "filters": span | chosen,
+        "distribution": "month",
+    }
+    expected = chat_summary(chats, periods(first, last, tz, "month"), tz, "month", "none")
+    same(built(replica, org, document), expected)
+    assert 0 < sum(r["Chats"] for r in expected) == sum(r["Rated"] for r in expected)
+
+
+# agent_summary --------------------------------------------------------------------------
+
+
+def attributed(events: list[Row]) -> Iterator[tuple[str, Row, int]]:
+    """(kind, event, agent) for each event that counts for an agent: an assignment for
+    the agent assigned, a reply for its sender, a resolution and a rating of it for the
+    first-assigned agent still assigned at the resolution."""
+    standing: dict[int, dict[int, int]] = defaultdict(dict)  # chat -> agent -> assignment
+    resolutions: dict[int, list[tuple[datetime, int, int | None]]] = defaultdict(list)
+    chat_kinds = (
+        "created",
+        "agent_assigned",
+        "team_assigned",
+        "unassigned",
+        "resolved",
+        "reopened",
+    )
+    for event in sorted(
+        (e for e in events if e["Event Type"] in chat_kinds), key=lambda e: e["Event ID"]
+    ):
+        chat, agent, kind = event["Chat ID"], event["Agent ID"], event["Event Type"]
+        if kind == "agent_assigned":
+            standing[chat].setdefault(agent, event["Event ID"])
+            yield "assigned", event, agent
+        elif kind == "unassigned":
+            standing[chat].pop(agent, None)
+        elif kind == "resolved":
+            agents = standing[chat]
+            holder = min(agents, key=agents.__getitem__) if agents else None
+            resolutions[chat].append((event["Occurred At"], event["Event ID"], holder))
+            if holder is not None:
+                yield "resolved", event, holder
+    for event in events:
+        kind = event["Event Type"]
+        if kind in ("response", "first_response") and event["Agent ID"] is not None:
+            yield kind, event, event["Agent ID"]
+        elif kind == "csat":
+            rated = [r for r in resolutions[event["Chat ID"]] if r[0] <= event["Occurred At"]]
+            if rated and (holder := max(rated)[2]) is not None:
+                yield "csat", event, holder
+
+
+def availability(replica: Replica, calendar: dict[str, list[tuple]]) -> dict[tuple, Row]:
+    changes: dict[int, list[tuple[datetime, int, str]]] = defaultdict(list)
+    for ident, member, at, status in replica.rows(
+        "SELECT status_change_id, member_id, changed_at, status FROM member_status WHERE org_id = ?"
+    ):
+        changes[member].append((at, ident, status))
+    now = datetime.now(UTC)
+    out: dict[tuple, Row] = defaultdict(lambda: {"online": 0, "away": 0, "online_bh": 0})
+    units = sorted((a, b, period) for period, spans in calendar.items() for a, b in spans)
+    unit_ends = [b for _, b, _ in units]
+    for member, steps in changes.items():
+        steps.sort()
+        ends = [at for at, _, _ in steps[1:]] + [max(now, steps[-1][0])]
+        for (start, _, status), end in zip(steps, ends, strict=True):
+            if status == "offline":
+                continue
+            for a, b, period in units[bisect.bisect_right(unit_ends, start) :]:
+                if a >= end:
+                    break
+                lo, hi = max(start, a), min(end, b)
+                totals = out[period, member]
+                totals[status] += int((hi - lo).total_seconds())
+                if status == "online":
+                    totals["online_bh"] += replica.business(lo, hi)
+    return out
+
+
+def agent_summary(
+    replica: Replica, calendar: dict[str, list[tuple]], first: date, last: date, tz: str, dist: str
+) -> list[Row]:
+    facts: dict[tuple, list[tuple[str, Row]]] = defaultdict(list)
+    for kind, event, agent in attributed(replica.events()):
+        if within(event["Occurred At"], first, last, tz):
+            facts[label_of(event["Occurred At"], tz, dist), agent].append((kind, event))
+    available = availability(replica, calendar)
+    out = []
+    for period in calendar:
+        for member in sorted(replica.members):
+            mine = facts[period, member]
+
+            def of(kind: str, mine: list = mine) -> list[Row]:
+                return [e for k, e in mine if k == kind]
+
+            def seconds(kind: str) -> list[int]:
+                return [e["Value (s)"] for e in of(kind)]
+
+            scores = [e["CSAT Score"] for e in of("csat")]
+            status = available[period, member]
+            out.append(
+                {
+                    "Period": period,
+                    "Agent ID": member,
+                    "Agent Name": replica.members[member],
+                    "Chats Assigned": len({e["Chat ID"] for e in of("assigned")}),
+                    "Chats Resolved": len({e["Chat ID"] for e in of("resolved")}),
+                    "Replies": len(of("response")),
+                    "Average First Response (s)": average(
+                        [e["Value (s)"] for e in of("first_response")]
+                    ),
+                    "Average Response (s)": average([e["Value (s)"] for e in of("response")]),
+                    "Average Resolution (s)": average([e["Value (s)"] for e in of("resolved")]),
+                    "Rated": len(scores),
+                    "Average CSAT": average(scores, 2),
+                    "Online (s)": status["online"],
+                    "Away (s)": status["away"],
+                    "Online, business hours (s)": status["online_bh"],
+                }
+            )
+    return out
+
+
+@pytest.fixture(scope="module")
+def replicas(catalog: duckdb.DuckDBPyConnection) -> Callable[[str], Replica]:
+    made: dict[str, Replica] = {}
+    return lambda org: made.setdefault(org, Replica(catalog, org))
+
+
+@pytest.mark.parametrize(("org", "tz", "first", "last", "dist"), CASES)
+def test_agent_summary_is_the_plain_computation(
+    replica: Any,
+    replicas: Callable[[str], Replica],
+    org: str,
+    tz: str,
+    first: date,
+    last: date,
+    dist: str,
+) -> None:
+    span = {"from": first.isoformat(), "to": last.isoformat()}
+    document = {
+        "type": "agent_summary",
+        "timezone": tz,
+        "filters": {"period": span},
+        "distribution": dist,
+    }
+    calendar = periods(first, last, tz, dist)
+    expected = agent_summary(replicas(org), calendar, first, last, tz, dist)
+    same(built(replica, org, document), expected)
+
+
+def test_agents_and_teams_choose_the_rows(replica: Any, replicas: Callable[[str], Replica]) -> None:
+    org, tz, first, last, dist = "org_001", "UTC", date(2026, 6, 1), date(2026, 6, 30), "week"
+    in_team = next(iter(replicas(org).member_teams.values()))
+    span = {"from": first.isoformat(), "to": last.isoformat()}
+    for filters, agents in [
+        ({"agents": {"values": [1, 2]}}, {1, 2}),
+        (
+            {"teams": {"values": in_team[:1]}},
+            {m for m, t in replicas(org).member_teams.items() if in_team[0] in t},
+        ),
+    ]:
+        rows = built(
+            replica,
+            org,
+            {
+                "type": "agent_summary",
+                "timezone": tz,
+                "filters": {"period": span, **filters},
+                "distribution": dist,
+            },
+        )
+        assert {r["Agent ID"] for r in rows} == agents
+        assert len(rows) == len(agents) * len(periods(first, last, tz, dist))
+
+
+def test_a_summary_without_a_range_covers_the_last_seven_days(replica: Any) -> None:
+    rows = built(replica, "org_001", {"type": "chat_summary", "timezone": "Asia/Kolkata"})
+    today = datetime.now(ZoneInfo("Asia/Kolkata")).date()
+    days = [(today - timedelta(days=n)).isoformat() for n in range(7, 0, -1)]
+    assert [r["Period"] for r in rows] == days
+
+
+def test_summaries_run_end_to_end_in_every_shape(export: Callable[..., Exported]) -> None:
+    span = {"from": "2026-03-02", "to": "2026-03-15"}
+    done = export(
+        "chat_summary",
+        {"created": span},
+        tz="America/New_York",
+        options={"distribution": "week", "group_by": "channel"},
+    )
+    assert done.header[:2] == ["Period", "Group"]
+    assert {r["Period"] for r in done.rows} == {"2026-W10", "2026-W11"}
+    assert done.report.row_count == len(done.rows) > 0
+    parquet = export(
+        "agent_summary",
+        {"period": span},
+        tz="Europe/Berlin",
+        file_format="parquet",
+        options={"distribution": "weekday"},
+    )
+    frame = pl.read_parquet(io.BytesIO(parquet.raw))
+    assert frame.columns[:4] == ["Period", "Agent ID", "Agent Name", "Chats Assigned"]
+    assert frame.columns[-1] == "Online, business hours (s)"
+    assert frame["Period"].unique(maintain_order=True).to_list() == [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ]
+    assert frame["Online (s)"].sum() > 0
