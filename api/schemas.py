@@ -192,6 +192,8 @@ class SchedulePublic(BaseModel):
     filters: dict[str, Any]
     format: str
     purpose: str | None
+    distribution: str | None = Field(None, description="A summary's periods")
+    group_by: str | None = Field(None, description="A chat summary's groups")
     paused: bool
     next_fire_at: datetime | None = Field(description="The next due time (None while paused)")
     last_firing: FiringPublic | None
@@ -211,6 +213,8 @@ class SchedulePublic(BaseModel):
             filters=row.request.get("filters", {}),
             format=row.request.get("format", "csv"),
             purpose=row.request.get("purpose"),
+            distribution=row.request.get("distribution"),
+            group_by=row.request.get("group_by"),
             paused=row.paused,
             next_fire_at=None if row.paused else row.next_due_at,
             last_firing=FiringPublic(**vars(last)) if last else None,

@@ -33,6 +33,7 @@ from reports_pipeline.audit import SCHEDULE_ACTOR
 from reports_pipeline.filters import StrictModel
 from reports_pipeline.job_table import Requester, UTCDateTime, metadata, reports, utcnow
 from reports_pipeline.lifecycle import CompletedRecently, Lifecycle, ReportInProgress
+from reports_pipeline.reports import REPORT_TYPES
 from reports_pipeline.request import (
     ReportTypeName,
     RequestBase,
@@ -111,6 +112,14 @@ _REQUEST_FIELDS: dict[str, Any] = {
     name: (field.annotation, field)
     for name, field in RequestBase.model_fields.items()
     if name not in _Schedule.model_fields and name != "password"
+}
+# And the options of the types that have some (a summary's periods), checked against the
+# type as the rest are: given to another type, the schedule is refused.
+_REQUEST_FIELDS |= {
+    name: (field.annotation | None, Field(None, description=field.description))
+    for report_type in REPORT_TYPES.values()
+    if report_type.options is not None
+    for name, field in report_type.options.model_fields.items()
 }
 if TYPE_CHECKING:
     ScheduleCreate = _Schedule

@@ -21,13 +21,14 @@ from devstack import REPO
 from reports_pipeline.formats import FORMATS, FileOptions
 from reports_pipeline.replica import ReplicaReader
 from reports_pipeline.reports import REPORT_TYPES
-from reports_pipeline.request import RequestBase, parse_request
+from reports_pipeline.request import REQUEST_MODELS, parse_request
 from tests.conftest import auth
 from warehouse.generate import ReplicaSpec, generate
 
 DOCS = sorted((REPO / "docs").glob("*.md")) + [REPO / "README.md"]
 JSON_BLOCK = re.compile(r"```json\n(.*?)```", re.S)
-REQUEST_KEYS = set(RequestBase.model_fields)
+# Every field a request of some type may have (a summary's options too).
+REQUEST_KEYS = {name for model in REQUEST_MODELS.values() for name in model.model_fields}
 # `make up`'s sample: same seed and organisations, so the same ids; fewer chats, and a
 # fixed last day so the suite exports the same rows on any date.
 SAMPLE = ReplicaSpec(orgs=8, chats_per_org=3_000, seed=1, end=date(2026, 11, 25))
@@ -73,7 +74,7 @@ def test_every_documented_request_exports_rows_from_the_sample(
             yield batch
 
     with ReplicaReader(sample, "org_001") as reader:
-        export = report_type.build(reader, request.filters, request.timezone, 50_000)
+        export = report_type.export(reader, request, 50_000)
         options = FileOptions(timezone=request.timezone)
         encoded = FORMATS[request.format].encode(export.columns, counted(export.batches), options)
         assert sum(len(chunk) for chunk in encoded) > 0  # the file, in the request's format
@@ -94,7 +95,9 @@ def test_every_documented_request_is_accepted_by_the_api(api: TestClient) -> Non
 
 def test_every_filter_and_fixed_column_is_documented(sample: Path) -> None:
     text = (REPO / "docs" / "report-types.md").read_text()
-    sections = dict(re.findall(r"^## (\w+) — .*?\n(.*?)(?=^## |\Z)", text, re.S | re.M))
+    found = re.findall(r"^## ([\w ]+?) — .*?\n(.*?)(?=^## |\Z)", text, re.S | re.M)
+    # A section may document several types ("## chat_summary and agent_summary — ...").
+    sections = {name: body for names, body in found for name in names.split(" and ")}
     for name, report_type in REPORT_TYPES.items():
         section = sections[name]
         for field in _own_filters(report_type.filters):
@@ -114,7 +117,7 @@ def _header_without_data(root: Path, name: str) -> list[str]:
     """The fixed part of a type's header (an organisation with no rows has no dynamic one)."""
     request = parse_request({"type": name})
     with ReplicaReader(root, "org_none") as reader:
-        return REPORT_TYPES[name].build(reader, request.filters, "UTC", 1_000).columns
+        return REPORT_TYPES[name].export(reader, request, 1_000).columns
 
 
 def test_links_between_the_docs_resolve() -> None:

@@ -25,7 +25,7 @@ import pytest
 from reports_pipeline.replica import ReplicaReader
 from reports_pipeline.reports import REPORT_TYPES
 from reports_pipeline.request import parse_request
-from tests.conftest import Exported
+from tests.conftest import Exported, auth
 from tests.test_events import Replica
 
 Row = dict[str, Any]
@@ -453,3 +453,38 @@ def test_summaries_run_end_to_end_in_every_shape(export: Callable[..., Exported]
         "Sunday",
     ]
     assert frame["Online (s)"].sum() > 0
+
+
+def test_the_api_takes_summary_options_only_where_they_belong(api: Any) -> None:
+    base = "/api/wp-crm/reports/org_001"
+    monday = {
+        "name": "Last week by day, per agent",
+        "cron": "0 7 * * 1",
+        "type": "agent_summary",
+        "timezone": "Europe/Berlin",
+        "filters": {"period": {"from": "-1 week start", "to": "-1 week end"}},
+        "distribution": "day",
+    }
+    made = api.post(f"{base}/schedules", json=monday, headers=auth())
+    assert made.status_code == 201, made.text
+    assert made.json()["distribution"] == "day"
+    refused = [
+        {"type": "chat", "distribution": "day"},
+        {"type": "agent_summary", "group_by": "agent"},
+        {"type": "chat_summary", "distribution": "minute"},
+        {"type": "chat_summary", "filters": {"created": {"from": "2026-01-01"}}},
+        {
+            "type": "chat_summary",
+            "distribution": "hour",
+            "filters": {"created": {"from": "2020-01-01", "to": "2026-01-01"}},
+        },
+    ]
+    for body in refused:
+        answer = api.post(base, json=body, headers=auth())
+        assert answer.status_code == 422, (body, answer.text)
+    wrong = api.post(
+        f"{base}/schedules", json=monday | {"type": "chat", "filters": {}}, headers=auth()
+    )
+    assert wrong.status_code == 422, wrong.text
+    accepted = api.post(base, json={"type": "chat_summary", "group_by": "label"}, headers=auth())
+    assert accepted.status_code == 202, accepted.text
