@@ -60,7 +60,8 @@ class PeriodOptions(StrictModel):
 def summary_range(chosen: DateRange | None, tz: str, today: date) -> DateRange:
     """The range a summary covers: the date filter, or the last 7 whole days."""
     if chosen is None:
-        return DateRange(from_=today - timedelta(days=DEFAULT_DAYS), to=today - timedelta(days=1))
+        week = {"from": today - timedelta(days=DEFAULT_DAYS), "to": today - timedelta(days=1)}
+        return DateRange.model_validate(week)
     return chosen
 
 

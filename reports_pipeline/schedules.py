@@ -21,7 +21,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -116,7 +116,7 @@ _REQUEST_FIELDS: dict[str, Any] = {
 # And the options of the types that have some (a summary's periods), checked against the
 # type as the rest are: given to another type, the schedule is refused.
 _REQUEST_FIELDS |= {
-    name: (field.annotation | None, Field(None, description=field.description))
+    name: (Optional[field.annotation], Field(None, description=field.description))  # noqa: UP045
     for report_type in REPORT_TYPES.values()
     if report_type.options is not None
     for name, field in report_type.options.model_fields.items()

@@ -54,14 +54,17 @@ GROUP_COLUMNS = {
     "label": "Labels",
 }
 STAGED = f"{SCRATCH}.chat_summary"
-STAGED_SCHEMA = {
-    "chat_id": pl.Int64,
-    "created_at": pl.Datetime("us", "UTC"),
-    "reopened": pl.Boolean,
-    "unanswered": pl.Boolean,
-    **{name: pl.Int64 for name in list(CHAT_COLUMNS.values())[4:]},
-    "grp": pl.List(pl.String),
-}
+COUNTS = list(CHAT_COLUMNS.values())[4:]  # the integer columns
+STAGED_SCHEMA = pl.Schema(
+    [
+        ("chat_id", pl.Int64()),
+        ("created_at", pl.Datetime("us", "UTC")),
+        ("reopened", pl.Boolean()),
+        ("unanswered", pl.Boolean()),
+        *((name, pl.Int64()) for name in COUNTS),
+        ("grp", pl.List(pl.String)),
+    ]
+)
 
 # The measures of one period (and group), over its chats `f`.
 MEASURES = {
@@ -138,8 +141,8 @@ def _staged(batch: pl.DataFrame, grouped: bool) -> pl.DataFrame:
     group = pl.col("grp") if grouped else pl.lit(None)
     if grouped and batch.schema["grp"] != pl.List(pl.String):
         group = pl.concat_list(group)
-    staged = batch.with_columns(grp=group.cast(pl.List(pl.String))).select(*STAGED_SCHEMA)
-    return staged.cast(STAGED_SCHEMA)  # type: ignore[arg-type]
+    staged = batch.with_columns(grp=group.cast(pl.List(pl.String))).select(*STAGED_SCHEMA.names())
+    return staged.cast(STAGED_SCHEMA)
 
 
 REPORT = ReportType(
