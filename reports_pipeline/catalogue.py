@@ -75,6 +75,19 @@ VALUE_NAMES = {
 }
 
 
+OPTION_TITLES = {"distribution": "Periods", "group_by": "Group by"}
+OPTION_NAMES = {
+    "hour": "Hour",
+    "day": "Day",
+    "day_hours": "Hour of the day (summed)",
+    "weekday": "Day of the week",
+    "week": "Week (ISO)",
+    "month": "Month",
+    "year": "Year",
+    "none": "Nothing (one row per period)",
+}
+
+
 class Named(BaseModel):
     id: str
     name: str
@@ -92,12 +105,22 @@ class FilterInfo(BaseModel):
     every: bool = Field(False, description="A set filter that can require every value")
 
 
+class OptionInfo(BaseModel):
+    """A request field of the type's own beside its filters (a summary's periods)."""
+
+    name: str
+    title: str
+    choices: list[Named]
+    default: str
+
+
 class TypeInfo(BaseModel):
     name: str
     label: str
     description: str
     date_filter: str = Field(description="The date filter a span such as 'last month' sets")
     filters: list[FilterInfo]
+    options: list[OptionInfo] = Field(default_factory=list)
 
 
 class FormatInfo(BaseModel):
@@ -142,6 +165,22 @@ def type_info(report_type: ReportType) -> TypeInfo:
         description=report_type.description,
         date_filter=report_type.date_filter,
         filters=[filter_info(n, i) for n, i in report_type.filters.model_fields.items()],
+        options=[
+            option_info(n, i)
+            for n, i in (report_type.options.model_fields if report_type.options else {}).items()
+        ],
+    )
+
+
+def option_info(name: str, info: FieldInfo) -> OptionInfo:
+    values = get_args(_shape(info.annotation))
+    return OptionInfo(
+        name=name,
+        title=OPTION_TITLES.get(name, name.replace("_", " ").capitalize()),
+        choices=[
+            Named(id=v, name=OPTION_NAMES.get(v, v.replace("_", " ").capitalize())) for v in values
+        ],
+        default=info.default,
     )
 
 

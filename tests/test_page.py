@@ -243,6 +243,29 @@ def test_an_admin_exports_the_first_responses_of_a_month_as_events(
     assert {r[0] for r in rows} == {"first_response"}
 
 
+def test_an_admin_exports_a_weekly_chat_summary_per_channel(page: Page, e2e_stack: Stack) -> None:
+    open_as(page, e2e_stack, token(ORG, "admin", "page-admin"))
+    page.get_by_role("radio", name=re.compile(r"^Chat summary\b")).check()
+    expect(page.get_by_label("Periods")).to_have_value("day")
+    page.get_by_label("Periods").select_option("week")
+    page.get_by_label("Group by").select_option("channel")
+    expect(page.locator("#match-count")).to_contain_text("known once the export runs")
+    page.get_by_role("button", name="Generate Report").click()
+    row = page.locator("#report-rows tr").first
+    expect(row).to_have_attribute("data-status", "completed", timeout=120_000)
+    report_id = row.get_attribute("data-report-id")
+    base = f"{e2e_stack.api_url}/api/wp-crm/reports/{ORG}"
+    link = httpx.get(f"{base}/{report_id}/download", headers=auth(ORG)).json()
+    body = httpx.get(link["url"]).content.decode("utf-8-sig")
+    header, *rows = csv.reader(io.StringIO(body, newline=""))
+    assert header[:3] == ["Period", "Group", "Chats"]
+    # No range chosen: the last 7 whole days, which fall in one or two ISO weeks.
+    assert (
+        all(re.fullmatch(r"\d{4}-W\d{2}", r[0]) for r in rows)
+        and 1 <= len({r[0] for r in rows}) <= 2
+    )
+
+
 def test_an_admin_asks_for_a_protected_excel_file_with_a_purpose(
     page: Page, e2e_stack: Stack, tmp_path: Path
 ) -> None:

@@ -1,6 +1,7 @@
 // The live count of matching rows (POST …/count): asked a moment after the type, a filter
 // or the timezone changes; an answer that arrives after a newer question is dropped.
-// Uses api/base/selectedType/fieldErrors of reports.js and readFilters of filters.js.
+// Uses api/base/selectedType/fieldErrors of reports.js and readFilters/readOptions of
+// filters.js.
 "use strict";
 
 const COUNT_DELAY_MS = 400;
@@ -18,6 +19,7 @@ function countLater() {
 async function countNow() {
   const asked = ++counting.asked, out = $("match-count");
   const body = { type: selectedType().name, filters: readFilters(), timezone: $("timezone").value };
+  Object.assign(body, readOptions());
   let text, stateName;
   try {
     const answer = await api(`${base()}/count`, { method: "POST", body: JSON.stringify(body) });

@@ -203,7 +203,28 @@ function renderFilters() {
   if (shown.length) shown[0].open = true; // dates first: the filter nearly every export uses
   $("filters").replaceChildren(...shown);
   $("filters").oninput = $("filters").onchange = changed;
+  renderOptions();
   changed();
+}
+
+// The type's own request fields beside its filters (a summary's periods and groups).
+function renderOptions() {
+  const rows = selectedType().options.map((option) => {
+    const id = `option-${option.name}`;
+    const select = selectOf(option.choices.map((c) => [c.id, c.name]), { id, "data-option": option.name });
+    select.value = option.default;
+    return el("div", { class: "row" }, [el("label", { for: id, text: option.title }), select]);
+  });
+  $("report-options").replaceChildren(...rows);
+  $("report-options").onchange = countLater; // a range may not fit the periods chosen
+}
+
+function readOptions() {
+  const chosen = {};
+  for (const select of $("report-options").querySelectorAll("select[data-option]")) {
+    chosen[select.dataset.option] = select.value;
+  }
+  return chosen;
 }
 
 function activeBoxes() {

@@ -143,6 +143,7 @@ async function requestExport(event) {
   message.textContent = "";
   $("generate").disabled = true;
   const body = { type: selectedType().name, filters: readFilters(), timezone: $("timezone").value };
+  Object.assign(body, readOptions());
   body.format = $("file-format").value;
   const purpose = $("purpose").value.trim();
   if (purpose) body.purpose = purpose;
