@@ -53,7 +53,7 @@ def test_an_export_reads_only_the_tables_its_asset_depends_on(replica: Path, nam
     for body in ({"type": name}, example):
         request = parse_request(REQUEST_MODELS[name].model_validate(body).document())
         with ReplicaReader(replica, ORG) as reader:
-            export = REPORT_TYPES[name].build(reader, request.filters, request.timezone, 500)
+            export = REPORT_TYPES[name].export(reader, request, 500)
             for _ in export.batches:
                 pass
             assert reader.tables_read <= REPORT_TYPES[name].reads, body

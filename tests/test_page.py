@@ -45,7 +45,7 @@ def open_as(page: Page, stack: Stack, bearer: str) -> None:
 def every_row_counted(page: Page, stack: Stack, type_label: str) -> int:
     """Signed in as an admin, the type chosen with no filter: the count the page shows."""
     open_as(page, stack, token(ORG, "admin", "page-admin"))
-    page.get_by_role("radio", name=re.compile(rf"^{type_label}\b")).check()
+    page.get_by_role("radio", name=re.compile(rf"^{type_label}\b(?! summary)")).check()
     expect(page.locator("#match-count")).to_have_attribute("data-state", "exact")
     return matching_rows(page)
 
@@ -251,7 +251,8 @@ def test_an_admin_exports_a_weekly_chat_summary_per_channel(page: Page, e2e_stac
     page.get_by_label("Group by").select_option("channel")
     expect(page.locator("#match-count")).to_contain_text("known once the export runs")
     page.get_by_role("button", name="Generate Report").click()
-    row = page.locator("#report-rows tr").first
+    expect(page.locator("#request-message")).to_contain_text("Export requested")
+    row = page.locator("#report-rows tr", has_text="Chat summary").first
     expect(row).to_have_attribute("data-status", "completed", timeout=120_000)
     report_id = row.get_attribute("data-report-id")
     base = f"{e2e_stack.api_url}/api/wp-crm/reports/{ORG}"
@@ -328,7 +329,7 @@ def test_an_admin_repeats_the_filter_panels_export_on_a_schedule(
     page: Page, e2e_stack: Stack
 ) -> None:
     open_as(page, e2e_stack, token(ORG, "admin", "page-admin"))
-    page.get_by_role("radio", name=re.compile(r"^Chat\b")).check()
+    page.get_by_role("radio", name=re.compile(r"^Chat Conversations")).check()
     page.get_by_text("Repeat this export on a schedule").click()
     page.get_by_label("Name").fill("Monthly chats for BI")
     page.get_by_label("File format").select_option("xlsx")

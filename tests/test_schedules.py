@@ -18,6 +18,7 @@ from playwright.sync_api import Page, expect
 from devstack import Stack
 from reports_pipeline.job_table import JobTable, Requester, make_engine
 from reports_pipeline.lifecycle import Lifecycle
+from reports_pipeline.reports import REPORT_TYPES
 from reports_pipeline.request import RequestBase, parse_request
 from reports_pipeline.schedules import (
     ScheduleCreate,
@@ -307,7 +308,8 @@ def test_a_schedule_fires_through_the_daemon_once_per_due_time(
 @pytest.mark.fast
 def test_a_schedule_takes_every_field_of_a_request_but_its_password() -> None:
     request_fields = set(RequestBase.model_fields) - {"password"}
-    assert set(ScheduleCreate.model_fields) == request_fields | {"name", "cron"}
+    options = {n for t in REPORT_TYPES.values() if t.options for n in t.options.model_fields}
+    assert set(ScheduleCreate.model_fields) == request_fields | options | {"name", "cron"}
     for name in request_fields - {"type", "filters"}:  # declared once, in the request
         assert ScheduleCreate.model_fields[name].annotation == (
             RequestBase.model_fields[name].annotation
