@@ -328,6 +328,13 @@ class On:
         self.columns = columns
 
 
+class RequestOptions(StrictModel):
+    """Request fields of a report type's own beside its filters (a summary's periods)."""
+
+    def check(self, chosen: DateRange | None, tz: str) -> None:
+        """Raises unless these options fit the type's date filter `chosen` (read in `tz`)."""
+
+
 class ReportFilters(StrictModel):
     """Base of each report type's filters: compiles every set field to one expression.
 

@@ -13,13 +13,13 @@ the calendar and the counting cannot disagree.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
-from reports_pipeline.filters import DateRange, StrictModel
+from reports_pipeline.filters import DateRange, RequestOptions
 
 Distribution = Literal["hour", "day", "day_hours", "weekday", "week", "month", "year"]
 
@@ -44,7 +44,7 @@ MAX_DAYS = 3660  # ten years
 MAX_HOUR_DAYS = 400  # hour by hour: about 9,600 periods
 
 
-class PeriodOptions(StrictModel):
+class PeriodOptions(RequestOptions):
     distribution: Distribution = Field(
         "day",
         description="The periods, in the request's timezone: `hour`, `day`, `day_hours` "
@@ -53,31 +53,28 @@ class PeriodOptions(StrictModel):
     )
 
     def check(self, chosen: DateRange | None, tz: str) -> None:
-        """Raises unless the range `chosen` can be cut into these periods."""
-        check_range(chosen, tz, self.distribution)
+        """Raises unless `chosen` is a range these periods can cut: none (the default
+        week), or both bounds within the distribution's limit."""
+        if chosen is None:
+            return
+        if chosen.from_ is None or chosen.to is None:
+            raise ValueError("a summary's range needs both 'from' and 'to'")
+        end = chosen.end(tz)
+        if end is None:
+            raise ValueError("a summary's range needs an end")
+        days = (end - chosen.start(tz)).days
+        limit = MAX_HOUR_DAYS if self.distribution == "hour" else MAX_DAYS
+        if days >= limit:
+            raise ValueError(f"a summary by {self.distribution} covers at most {limit} days")
 
 
-def summary_range(chosen: DateRange | None, tz: str, today: date) -> DateRange:
-    """The range a summary covers: the date filter, or the last 7 whole days."""
-    if chosen is None:
-        week = {"from": today - timedelta(days=DEFAULT_DAYS), "to": today - timedelta(days=1)}
-        return DateRange.model_validate(week)
-    return chosen
-
-
-def check_range(chosen: DateRange | None, tz: str, distribution: Distribution) -> None:
-    """Raises unless `chosen` is a range a summary can cut into periods."""
-    if chosen is None:
-        return
-    if chosen.from_ is None or chosen.to is None:
-        raise ValueError("a summary's range needs both 'from' and 'to'")
-    end = chosen.end(tz)
-    if end is None:
-        raise ValueError("a summary's range needs an end")
-    days = (end - chosen.start(tz)).days
-    limit = MAX_HOUR_DAYS if distribution == "hour" else MAX_DAYS
-    if days >= limit:
-        raise ValueError(f"a summary by {distribution} covers at most {limit} days")
+def summary_range(chosen: DateRange | None, tz: str) -> DateRange:
+    """The range a summary covers: the date filter, or the last 7 whole days in `tz`."""
+    if chosen is not None:
+        return chosen
+    today = datetime.now(ZoneInfo(tz)).date()
+    week = {"from": today - timedelta(days=DEFAULT_DAYS), "to": today - timedelta(days=1)}
+    return DateRange.model_validate(week)
 
 
 def bounds(chosen: DateRange, tz: str) -> dict[str, datetime]:
@@ -116,7 +113,3 @@ def periods_cte(distribution: Distribution) -> str:
     """`units` and `periods` (`label`, `ord`), one row per period, as CTEs."""
     return f"""units AS ({units_sql(distribution)}),
 periods AS (SELECT label, min(ord) AS ord FROM units GROUP BY label)"""
-
-
-def zone_today(tz: str) -> date:
-    return datetime.now(ZoneInfo(tz)).date()

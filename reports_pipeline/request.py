@@ -97,7 +97,7 @@ class SelectionBase(StrictModel):
         report_type = REPORT_TYPES[self.type]
         options = report_type.chosen_options(self)
         if options is not None:
-            options.check(getattr(self.filters, report_type.date_filter), self.timezone)  # type: ignore[attr-defined]
+            options.check(getattr(self.filters, report_type.date_filter), self.timezone)
         return self
 
 

@@ -35,7 +35,6 @@ from reports_pipeline.periods import (
     bounds,
     periods_cte,
     summary_range,
-    zone_today,
 )
 from reports_pipeline.replica import SCRATCH, ReplicaReader
 from reports_pipeline.reports import chat
@@ -151,7 +150,7 @@ def build(
     slice_rows: int,
     chosen: PeriodOptions,
 ) -> Export:
-    span = summary_range(filters.period, tz, zone_today(tz))
+    span = summary_range(filters.period, tz)
     within = bounds(span, tz)
     params = {"tz": tz, **within}
 

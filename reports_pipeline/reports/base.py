@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from reports_pipeline.filters import ReportFilters, StrictModel
+from reports_pipeline.filters import ReportFilters, RequestOptions
 from reports_pipeline.pushdown import Narrowing, pushed
 from reports_pipeline.replica import EVERY_ROW, NO_ROWS, Prefilter, ReplicaReader, Slice
 
@@ -92,14 +92,14 @@ class ReportType:
     # Otherwise, where the type can, the count of its matching rows without building it.
     counts: MatchingCounter | None = None
     # Request fields of this type's own beside the filters (a summary's periods); its
-    # `build` then takes them as a fifth argument, and its model checks them against the
-    # filters and timezone (`check(filters, tz)`).
-    options: type[StrictModel] | None = None
+    # `build` then takes them as a fifth argument, and the request checks them against
+    # the type's date filter (`RequestOptions.check`).
+    options: type[RequestOptions] | None = None
 
     def parse_filters(self, payload: dict[str, Any] | None) -> ReportFilters:
         return self.filters.model_validate(payload or {})
 
-    def chosen_options(self, request: Any) -> StrictModel | None:
+    def chosen_options(self, request: Any) -> RequestOptions | None:
         """This type's options as `request` (a request or selection of it) gives them."""
         if self.options is None:
             return None

@@ -15,7 +15,7 @@ from typing import Literal
 import polars as pl
 from pydantic import Field
 
-from reports_pipeline.periods import PeriodOptions, bounds, periods_cte, summary_range, zone_today
+from reports_pipeline.periods import PeriodOptions, bounds, periods_cte, summary_range
 from reports_pipeline.replica import EVERY_ROW, SCRATCH, ReplicaReader
 from reports_pipeline.reports import chat
 from reports_pipeline.reports.base import Export, ReportType
@@ -91,7 +91,7 @@ class ChatSummaryFilters(chat.ChatFilters):
     """Every chat filter; `created` is the summary's range."""
 
 
-def summary_sql(options: ChatSummaryOptions, chats: str = STAGED) -> str:
+def summary_sql(options: ChatSummaryOptions) -> str:
     """Every period (and group) of the range with its measures, over the staged chats.
     Grouped, every group with a chat in the range appears in every period (one empty
     group when there is none)."""
@@ -102,7 +102,7 @@ def summary_sql(options: ChatSummaryOptions, chats: str = STAGED) -> str:
 WITH {periods_cte(options.distribution)},
 facts AS (
     SELECT s.* EXCLUDE (grp), {group} AS grp, u.label
-    FROM {chats} s ASOF JOIN units u ON s.created_at >= u.unit_start
+    FROM {STAGED} s ASOF JOIN units u ON s.created_at >= u.unit_start
     WHERE s.created_at < u.unit_end),
 groups AS (
     SELECT DISTINCT grp FROM facts
@@ -121,7 +121,7 @@ def build(
     slice_rows: int,
     options: ChatSummaryOptions,
 ) -> Export:
-    chosen_range = summary_range(filters.created, tz, zone_today(tz))
+    chosen_range = summary_range(filters.created, tz)
     chosen = chat.ChatFilters.of(filters, created=chosen_range)
     grouping = GROUP_COLUMNS.get(options.group_by)
     columns = {**CHAT_COLUMNS, **({grouping: "grp"} if grouping else {})}
