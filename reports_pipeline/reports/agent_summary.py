@@ -21,12 +21,8 @@ import polars as pl
 
 from reports_pipeline.filters import (
     DateRange,
-    MultiSetFilter,
     On,
     ReportFilters,
-    SetFilter,
-    options,
-    shown,
 )
 from reports_pipeline.metrics import METRICS_TABLES, STATUS_TABLES, availability, event_rows
 from reports_pipeline.periods import (
@@ -39,18 +35,14 @@ from reports_pipeline.periods import (
 from reports_pipeline.replica import SCRATCH, ReplicaReader
 from reports_pipeline.reports import chat
 from reports_pipeline.reports.base import Export, ReportType
-from reports_pipeline.reports.event import occurred_window
+from reports_pipeline.reports.event import Agents, members, occurred_window
 
 
 class AgentSummaryFilters(ReportFilters):
     period: Annotated[DateRange | None, On("period")] = None
-    agents: Annotated[
-        SetFilter[int] | None, On("member_id"), options("members"), shown(group="people")
-    ] = None
+    agents: Agents = None
     # Agents in any of these teams (or in all of them, with `require_every_value`).
-    teams: Annotated[
-        MultiSetFilter[int] | None, On("team_ids"), options("teams"), shown(group="people")
-    ] = None
+    teams: chat.Teams = None
 
 
 STAGED = f"{SCRATCH}.agent_summary"
@@ -131,16 +123,9 @@ ORDER BY grid.ord, grid.member_id"""
 
 
 def chosen_members(reader: ReplicaReader, filters: AgentSummaryFilters, tz: str) -> pl.DataFrame:
-    members = reader.query(
-        ["team_members", "team_memberships"],
-        """SELECT m.member_id, m.name AS member_name,
-                  list(t.team_id ORDER BY t.team_id) FILTER (WHERE t.team_id IS NOT NULL)
-                      AS team_ids
-           FROM team_members m LEFT JOIN team_memberships t USING (member_id)
-           GROUP BY m.member_id, m.name""",
-    )
-    members = members.with_columns(pl.col("team_ids").fill_null([]))
-    return members.filter(filters.where(tz, ("agents", "teams"))).select("member_id", "member_name")
+    teams = pl.col("member_team_ids").fill_null([]).alias("team_ids")
+    chosen = members(reader).with_columns(teams).filter(filters.where(tz, ("agents", "teams")))
+    return chosen.select("member_id", "member_name")
 
 
 def build(

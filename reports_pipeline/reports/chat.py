@@ -46,6 +46,13 @@ NOTE_CHARS = 100
 SUMMARY_SEPARATOR = " | "
 
 
+# Team ids, any of them or every one, on a row's `team_ids` (a chat's teams here; an event's
+# or an agent's where other types take the filter).
+Teams = Annotated[
+    MultiSetFilter[int] | None, On("team_ids"), options("teams"), shown(group="people")
+]
+
+
 class ChatFilters(ReportFilters):
     archived: Annotated[bool | None, On("archived")] = None
     high_priority: Annotated[bool | None, On("high_priority")] = None
@@ -63,9 +70,7 @@ class ChatFilters(ReportFilters):
     assignees: Annotated[
         MultiSetFilter[int] | None, On("assignee_ids"), options("members"), shown(group="people")
     ] = None
-    teams: Annotated[
-        MultiSetFilter[int] | None, On("team_ids"), options("teams"), shown(group="people")
-    ] = None
+    teams: Teams = None
     labels: Annotated[MultiSetFilter[int] | None, On("label_ids"), options("labels")] = None
     workflow_states: Annotated[
         TextSetFilter | None,

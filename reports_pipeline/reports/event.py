@@ -20,7 +20,7 @@ from typing import Annotated, Literal, get_args
 
 import polars as pl
 
-from reports_pipeline.filters import DateRange, MultiSetFilter, On, SetFilter, options, shown
+from reports_pipeline.filters import DateRange, On, SetFilter, options, shown
 from reports_pipeline.metrics import (
     METRICS_TABLES,
     STATUS_ROWS_SQL,
@@ -62,18 +62,20 @@ CHAT_EVENTS = frozenset(EVENT_TYPES) - {"agent_status"}
 ACTOR_NAMES = {"bot": "Bot", "system": "System"}
 
 
+# Team member ids on a row's `member_id` (the agent an event names, or a summary's agent).
+Agents = Annotated[
+    SetFilter[int] | None, On("member_id"), options("members"), shown(group="people")
+]
+
+
 class EventFilters(chat.ChatFilters):
     occurred: Annotated[DateRange | None, On("occurred_at")] = None
     event_types: Annotated[
         SetFilter[EventType] | None, On("event_type"), shown(names=EVENT_NAMES)
     ] = None
-    agents: Annotated[
-        SetFilter[int] | None, On("member_id"), options("members"), shown(group="people")
-    ] = None
+    agents: Agents = None
     # The team the event names: the team assigned, or a team of the agent it names.
-    teams: Annotated[
-        MultiSetFilter[int] | None, On("team_ids"), options("teams"), shown(group="people")
-    ] = None
+    teams: chat.Teams = None
 
     def chat_filters(self) -> chat.ChatFilters:
         """The filters that choose the chats, as the chat export reads them (`teams` is
@@ -156,22 +158,27 @@ def occurred_window(occurred: DateRange | None, tz: str) -> Prefilter:
     )
 
 
+def members(reader: ReplicaReader) -> pl.DataFrame:
+    """The organisation's members with their teams' ids and names (null without one)."""
+    return reader.query(
+        ["team_members", "team_memberships", "teams"],
+        """SELECT m.member_id, m.name AS member_name,
+                  list(t.team_id ORDER BY t.team_id) FILTER (WHERE t.team_id IS NOT NULL)
+                      AS member_team_ids,
+                  list(n.name ORDER BY t.team_id) FILTER (WHERE t.team_id IS NOT NULL)
+                      AS member_team_names
+           FROM team_members m
+           LEFT JOIN team_memberships t USING (member_id)
+           LEFT JOIN teams n USING (team_id)
+           GROUP BY m.member_id, m.name""",
+    )
+
+
 class Names:
     """The organisation's members (with their teams), teams and resolution labels."""
 
     def __init__(self, reader: ReplicaReader) -> None:
-        self.members = reader.query(
-            ["team_members", "team_memberships", "teams"],
-            """SELECT m.member_id, m.name AS member_name,
-                      list(t.team_id ORDER BY t.team_id) FILTER (WHERE t.team_id IS NOT NULL)
-                          AS member_team_ids,
-                      list(n.name ORDER BY t.team_id) FILTER (WHERE t.team_id IS NOT NULL)
-                          AS member_team_names
-               FROM team_members m
-               LEFT JOIN team_memberships t USING (member_id)
-               LEFT JOIN teams n USING (team_id)
-               GROUP BY m.member_id, m.name""",
-        )
+        self.members = members(reader)
         self.teams = reader.query("teams", "SELECT team_id, name AS team_name FROM teams")
         self.labels = reader.query(
             "resolution_labels",
