@@ -78,7 +78,7 @@ def periods(first: date, last: date, tz: str, distribution: str) -> dict[str, li
             spans[start.strftime(fmt)].append((start.astimezone(UTC), end.astimezone(UTC)))
         day += timedelta(days=1)
     order = {
-        "weekday": lambda label: date(2026, 1, 5 + list(_WEEKDAYS).index(label)).isoweekday(),
+        "weekday": _WEEKDAYS.index,
         "day_hours": lambda label: int(label[:2]),
     }.get(distribution, lambda label: spans[label][0][0])
     return {label: spans[label] for label in sorted(spans, key=order)}
@@ -188,64 +188,50 @@ def chat_measures(chats: list[Row]) -> Row:
     }
 
 
-def chats_of(replica: Any, org: str, tz: str, first: date, last: date) -> list[Row]:
-    span = {"from": first.isoformat(), "to": last.isoformat()}
-    return built(replica, org, {"type": "chat", "timezone": tz, "filters": {"created": span}})
+def checked_chat_summary(
+    replica: Any,
+    org: str,
+    tz: str,
+    first: date,
+    last: date,
+    dist: str,
+    group_by: str = "none",
+    chosen: dict[str, Any] | None = None,
+) -> tuple[list[Row], list[Row]]:
+    """The summary of the chats `chosen` selects created in [first, last], compared with
+    the plain computation over the chat export's rows: (those chats, the expected rows)."""
+    filters = {"created": {"from": first.isoformat(), "to": last.isoformat()}, **(chosen or {})}
+    chats = built(replica, org, {"type": "chat", "timezone": tz, "filters": filters})
+    document = {"type": "chat_summary", "timezone": tz, "filters": filters, "distribution": dist}
+    if group_by != "none":
+        document["group_by"] = group_by
+    expected = chat_summary(chats, periods(first, last, tz, dist), tz, dist, group_by)
+    same(built(replica, org, document), expected)
+    return chats, expected
 
 
 @pytest.mark.parametrize(("org", "tz", "first", "last", "dist"), CASES)
 def test_chat_summary_is_the_plain_computation(
     replica: Any, org: str, tz: str, first: date, last: date, dist: str
 ) -> None:
-    chats = chats_of(replica, org, tz, first, last)
-    span = {"from": first.isoformat(), "to": last.isoformat()}
-    document = {
-        "type": "chat_summary",
-        "timezone": tz,
-        "filters": {"created": span},
-        "distribution": dist,
-    }
-    expected = chat_summary(chats, periods(first, last, tz, dist), tz, dist, "none")
-    same(built(replica, org, document), expected)
+    chats, expected = checked_chat_summary(replica, org, tz, first, last, dist)
     assert sum(r["Chats"] for r in expected) == len(chats)
 
 
 @pytest.mark.parametrize("group_by", ["agent", "team", "channel", "label"])
 def test_a_grouped_chat_summary_is_the_plain_computation(replica: Any, group_by: str) -> None:
-    org, tz, first, last, dist = (
-        "org_002",
-        "Europe/Berlin",
-        date(2025, 10, 20),
-        date(2025, 11, 9),
-        "week",
+    first, last = date(2025, 10, 20), date(2025, 11, 9)
+    _, expected = checked_chat_summary(
+        replica, "org_002", "Europe/Berlin", first, last, "week", group_by
     )
-    chats = chats_of(replica, org, tz, first, last)
-    span = {"from": first.isoformat(), "to": last.isoformat()}
-    document = {
-        "type": "chat_summary",
-        "timezone": tz,
-        "filters": {"created": span},
-        "distribution": dist,
-        "group_by": group_by,
-    }
-    expected = chat_summary(chats, periods(first, last, tz, dist), tz, dist, group_by)
-    same(built(replica, org, document), expected)
     assert len({r["Group"] for r in expected}) > 1
 
 
 def test_the_chat_filters_choose_the_summarised_chats(replica: Any) -> None:
-    org, tz, first, last = "org_001", "UTC", date(2026, 1, 1), date(2026, 3, 31)
-    span = {"created": {"from": first.isoformat(), "to": last.isoformat()}}
     chosen = {"high_priority": True, "rated": True}
-    chats = built(replica, org, {"type": "chat", "timezone": tz, "filters": span | chosen})
-    document = {
-        "type": "chat_summary",
-        "timezone": tz,
-        "filters": span | chosen,
-        "distribution": "month",
-    }
-    expected = chat_summary(chats, periods(first, last, tz, "month"), tz, "month", "none")
-    same(built(replica, org, document), expected)
+    _, expected = checked_chat_summary(
+        replica, "org_001", "UTC", date(2026, 1, 1), date(2026, 3, 31), "month", chosen=chosen
+    )
     assert 0 < sum(r["Chats"] for r in expected) == sum(r["Rated"] for r in expected)
 
 
