@@ -486,6 +486,7 @@ def main() -> None:
         return
     args.work = args.work.resolve()  # children of another checkout (`--before`) run elsewhere
     args.work.mkdir(parents=True, exist_ok=True)
+    before_code = checkout(args.before, args.work) if args.before else None
     stack = Stack(home=args.work, replica=args.work, ports=Ports.free(), bucket=BUCKET)
     # The measurements (child processes) sign with the store's key, as a run does.
     os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"] = stack.s3_credentials
@@ -521,9 +522,8 @@ def main() -> None:
                     pipeline = child("pipeline", where)
                     assert pipeline is not None
                     clear_bucket(stack)
-                    if args.before:
-                        code = checkout(args.before, args.work)
-                        before = child("pipeline", where, code=code)
+                    if before_code:
+                        before = child("pipeline", where, code=before_code)
                         print_row(size, kind, f"pipeline as of {args.before}", before)
                         clear_bucket(stack)
                     if args.lookup_baseline and kind == "chat":
@@ -540,8 +540,8 @@ def main() -> None:
                 shutil.rmtree(replica)
     finally:
         stack.stop()
-        if args.before:
-            remove = ["git", "worktree", "remove", "--force", str(checkout(args.before, args.work))]
+        if before_code:
+            remove = ["git", "worktree", "remove", "--force", str(before_code)]
             subprocess.run(remove, check=False, capture_output=True)  # noqa: S603
 
 

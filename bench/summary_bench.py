@@ -6,6 +6,7 @@ hundred rows), in this process, with its peak RSS.
 
 import sys
 import time
+from datetime import date, timedelta
 
 from reports_pipeline.replica import ReplicaReader
 from reports_pipeline.reports import REPORT_TYPES
@@ -14,15 +15,15 @@ from reports_pipeline.request import parse_request
 
 def main() -> None:
     kind, root = sys.argv[1], sys.argv[2]
-    first = sys.argv[3] if len(sys.argv) > 3 else "2025-12-06"
-    last = f"{int(first[:4]) + 1}{first[4:8]}{int(first[8:]) - 1:02d}"
+    first = date.fromisoformat(sys.argv[3] if len(sys.argv) > 3 else "2025-12-06")
+    last = first.replace(year=first.year + 1) - timedelta(days=1)
     field = REPORT_TYPES[kind].date_filter
     request = parse_request(
         {
             "type": kind,
             "timezone": "UTC",
             "distribution": "day",
-            "filters": {field: {"from": first, "to": last}},
+            "filters": {field: {"from": first.isoformat(), "to": last.isoformat()}},
         }
     )
     with ReplicaReader(root, "org_001") as reader:
