@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from reports_pipeline.audit import ActorKind, AuditEvent, AuditRow, Verdict
 from reports_pipeline.contract import ReportPublic, RequestedBy
 from reports_pipeline.job_table import Status
+from reports_pipeline.preview import previews
 from reports_pipeline.reports import REPORT_TYPES
 from reports_pipeline.request import ReportRequest as ReportCreate
 from reports_pipeline.request import ReportTypeName, Selection, SelectionBase
@@ -31,6 +32,12 @@ COUNT_EXAMPLES = {
         },
     }
     for name in REPORT_TYPES
+}
+# A preview is for the summaries, with their periods and grouping.
+PREVIEW_EXAMPLES = {
+    name: {"summary": REPORT_TYPES[name].label, "value": REPORT_TYPES[name].example}
+    for name in REPORT_TYPES
+    if previews(REPORT_TYPES[name])
 }
 
 
@@ -125,6 +132,24 @@ class RowCountPublic(BaseModel):
         "cannot be counted before it runs (`message`)."
     )
     exact: bool
+
+
+class PreviewPublic(BaseModel):
+    """A summary's first periods, with the numbers its file gives them."""
+
+    type: ReportTypeName
+    columns: list[str] = Field(description="The file's header, in order")
+    rows: list[dict[str, str | int | float | None]] = Field(
+        description="One object per row of the file, keyed by `columns`"
+    )
+    from_: datetime = Field(
+        alias="from", description="The first instant covered, in the request's timezone"
+    )
+    to: datetime = Field(description="The instant after the last one covered (exclusive)")
+    complete: bool = Field(
+        description="Whether the preview covers the whole range; otherwise it ends after "
+        "the first `periods` periods or a quarter of the range, whichever comes first"
+    )
 
 
 class DownloadPublic(BaseModel):

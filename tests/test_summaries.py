@@ -474,3 +474,89 @@ def test_the_api_takes_summary_options_only_where_they_belong(api: Any) -> None:
     assert wrong.status_code == 422, wrong.text
     accepted = api.post(base, json={"type": "chat_summary", "group_by": "label"}, headers=auth())
     assert accepted.status_code == 202, accepted.text
+
+
+# preview --------------------------------------------------------------------------------
+
+PREVIEW = "/api/wp-crm/reports/org_001/preview"
+
+
+def previewed(api: Any, document: dict[str, Any], **query: int) -> dict[str, Any]:
+    answer = api.post(PREVIEW, json=document, params=query, headers=auth())
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+@pytest.mark.parametrize(
+    ("document", "periods", "shown", "ends"),
+    [
+        # the first ten days of two months, by day, per channel
+        (
+            {"distribution": "day", "group_by": "channel", "timezone": "America/New_York"},
+            10,
+            10,
+            "2026-03-11T00:00:00-04:00",
+        ),
+        # a year by month: the months that end within a quarter of its start
+        ({"distribution": "month", "timezone": "Asia/Kolkata"}, 31, 3, "2026-04-01T00:00:00+05:30"),
+        # the range is shorter than the periods asked for: all of it
+        ({"distribution": "week", "timezone": "UTC"}, 100, None, None),
+    ],
+)
+def test_a_preview_is_the_first_periods_of_the_file(
+    api: Any, replica: Any, document: dict[str, Any], periods: int, shown: int | None, ends: str
+) -> None:
+    span = {"from": "2026-01-01", "to": "2026-02-28"} if shown != 3 else {}
+    span = span or {"from": "2026-01-01", "to": "2026-12-31"}
+    if document["distribution"] == "day":
+        span = {"from": "2026-03-01", "to": "2026-04-30"}
+    request = {"type": "chat_summary", "filters": {"created": span}, **document}
+    whole = built(replica, "org_001", request)
+    body = previewed(api, request, periods=periods)
+    labels = list(dict.fromkeys(r["Period"] for r in whole))
+    kept = labels[:shown] if shown else labels
+    assert [r["Period"] for r in body["rows"]] == [r["Period"] for r in whole if r["Period"] in kept]
+    same(body["rows"], [r for r in whole if r["Period"] in kept])
+    assert body["columns"] == list(whole[0])
+    assert body["complete"] is (shown is None)
+    if ends:
+        assert body["to"] == ends
+    assert sum(r["Chats"] for r in body["rows"]) > 0
+
+
+def test_a_recurring_preview_sums_a_quarter_of_the_range(api: Any, replica: Any) -> None:
+    request = {
+        "type": "agent_summary",
+        "timezone": "Europe/Berlin",
+        "filters": {"period": {"from": "2025-10-01", "to": "2026-03-31"}},
+        "distribution": "weekday",
+    }
+    body = previewed(api, request)
+    assert body["from"] == "2025-10-01T00:00:00+02:00"
+    assert body["to"] == "2026-01-01T00:00:00+01:00"  # 92 days on
+    quarter = {"from": "2025-10-01", "to": "2025-12-31"}
+    same(body["rows"], built(replica, "org_001", request | {"filters": {"period": quarter}}))
+    assert body["complete"] is False
+
+
+def test_a_preview_takes_summaries_of_the_callers_organisation_only(api: Any) -> None:
+    week = {"type": "chat_summary", "filters": {"created": {"from": "2026-01-05", "to": "2026-01-11"}}}
+    for body, query in [
+        ({"type": "chat"}, {}),
+        (week | {"distribution": "minute"}, {}),
+        (week, {"periods": 0}),
+        (week, {"periods": 101}),
+        ({"type": "agent_summary", "group_by": "team"}, {}),
+    ]:
+        answer = api.post(PREVIEW, json=body, params=query, headers=auth())
+        assert answer.status_code == 422, (body, query, answer.text)
+    stranger = api.post(PREVIEW, json=week, headers=auth(org="org_002"))
+    assert stranger.status_code == 404, stranger.text  # as for every other path
+    user = api.post(PREVIEW, json=week, headers=auth(role="user"))
+    assert user.status_code == 403, user.text
+    mine = previewed(api, week)["rows"]
+    theirs = api.post(
+        "/api/wp-crm/reports/org_002/preview", json=week, headers=auth(org="org_002")
+    ).json()["rows"]
+    assert [r["Chats"] for r in mine] != [r["Chats"] for r in theirs]

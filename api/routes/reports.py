@@ -21,6 +21,7 @@ from api.deps import (
 )
 from api.schemas import (
     COUNT_EXAMPLES,
+    PREVIEW_EXAMPLES,
     REQUEST_EXAMPLES,
     AuditEventPublic,
     AuditListPublic,
@@ -30,6 +31,7 @@ from api.schemas import (
     ErrorPublic,
     Link,
     NotDownloadablePublic,
+    PreviewPublic,
     ReportCreate,
     ReportCreated,
     ReportListPublic,
@@ -53,6 +55,7 @@ from reports_pipeline.job_table import (
     is_report_id,
 )
 from reports_pipeline.options import organisation_options
+from reports_pipeline.preview import DEFAULT_PERIODS, MAX_PERIODS, preview, previews
 from reports_pipeline.replica import ReplicaReader
 from reports_pipeline.reports import REPORT_TYPES
 from reports_pipeline.storage import StoreUnavailable
@@ -231,6 +234,36 @@ def count_rows(
         rows = matching.count() if matching else None
     exact = bool(matching and matching.exact)
     return RowCountPublic(type=cast(ReportTypeName, body.type), rows=rows, exact=exact)
+
+
+@router.post(
+    "/preview",
+    response_model=PreviewPublic,
+    response_model_by_alias=True,
+    summary="Preview a summary's first periods",
+    description="The same `type`, `timezone`, `filters` and options as a summary's request, "
+    "computed now for its first `periods` periods (and at most a quarter of its range): "
+    "each row exactly as the file would hold it. For `chat_summary` and `agent_summary`.",
+)
+def preview_summary(
+    principal: ReportsAdmin,
+    organisation_id: OrganisationId,
+    body: Annotated[Selection, Body(openapi_examples=PREVIEW_EXAMPLES)],
+    settings: SettingsDep,
+    periods: Annotated[
+        int, Query(ge=1, le=MAX_PERIODS, description="How many periods at most")
+    ] = DEFAULT_PERIODS,
+) -> PreviewPublic:
+    if not previews(REPORT_TYPES[body.type]):
+        raise RequestValidationError(
+            [{"type": "value_error", "loc": ("body", "type"), "msg": "a preview is for summaries"}]
+        )
+    with ReplicaReader(settings.replica, organisation_id) as reader:
+        shown = preview(reader, body, periods)
+    return PreviewPublic.model_validate(
+        {"type": body.type, "columns": shown.columns, "rows": shown.rows,
+         "from": shown.start, "to": shown.end, "complete": shown.complete}
+    )
 
 
 @router.get(
