@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from reports_pipeline.audit import ActorKind, AuditEvent, AuditRow, Verdict
 from reports_pipeline.contract import ReportPublic, RequestedBy
@@ -137,8 +137,15 @@ class RowCountPublic(BaseModel):
 class PreviewPublic(BaseModel):
     """A summary's first periods, with the numbers its file gives them."""
 
+    model_config = ConfigDict(populate_by_name=True)
+
     type: ReportTypeName
     columns: list[str] = Field(description="The file's header, in order")
+    keys: list[str] = Field(
+        description="The columns after `Period` that say what a row is of (its group or "
+        "agent); empty when there is one row per period"
+    )
+    measures: list[str] = Field(description="The columns that are numbers to draw")
     rows: list[dict[str, str | int | float | None]] = Field(
         description="One object per row of the file, keyed by `columns`"
     )

@@ -31,6 +31,8 @@ SLICE_ROWS = 20_000
 @dataclass(frozen=True)
 class Preview:
     columns: list[str]
+    keys: list[str]  # the columns that say what a row is of, beside its period
+    measures: list[str]
     rows: list[dict[str, Any]]
     start: datetime  # the first instant covered, in the request's zone
     end: datetime  # the instant after the last one covered
@@ -62,6 +64,8 @@ def preview(reader: ReplicaReader, selection: Any, limit: int = DEFAULT_PERIODS)
     zone = ZoneInfo(tz)
     return Preview(
         columns=export.columns,
+        keys=[c for c in export.columns[1:] if c not in report_type.measures],
+        measures=list(report_type.measures),
         rows=frame.to_dicts(),
         start=whole["range_start"].astimezone(zone),
         end=end.astimezone(zone),

@@ -516,7 +516,9 @@ def test_a_preview_is_the_first_periods_of_the_file(
     body = previewed(api, request, periods=periods)
     labels = list(dict.fromkeys(r["Period"] for r in whole))
     kept = labels[:shown] if shown else labels
-    assert [r["Period"] for r in body["rows"]] == [r["Period"] for r in whole if r["Period"] in kept]
+    assert [r["Period"] for r in body["rows"]] == [
+        r["Period"] for r in whole if r["Period"] in kept
+    ]
     same(body["rows"], [r for r in whole if r["Period"] in kept])
     assert body["columns"] == list(whole[0])
     assert body["complete"] is (shown is None)
@@ -541,7 +543,10 @@ def test_a_recurring_preview_sums_a_quarter_of_the_range(api: Any, replica: Any)
 
 
 def test_a_preview_takes_summaries_of_the_callers_organisation_only(api: Any) -> None:
-    week = {"type": "chat_summary", "filters": {"created": {"from": "2026-01-05", "to": "2026-01-11"}}}
+    week = {
+        "type": "chat_summary",
+        "filters": {"created": {"from": "2026-01-05", "to": "2026-01-11"}},
+    }
     for body, query in [
         ({"type": "chat"}, {}),
         (week | {"distribution": "minute"}, {}),
@@ -560,3 +565,12 @@ def test_a_preview_takes_summaries_of_the_callers_organisation_only(api: Any) ->
         "/api/wp-crm/reports/org_002/preview", json=week, headers=auth(org="org_002")
     ).json()["rows"]
     assert [r["Chats"] for r in mine] != [r["Chats"] for r in theirs]
+
+
+def test_a_preview_says_which_columns_are_measures(api: Any) -> None:
+    week = {"from": "2026-01-05", "to": "2026-01-11"}
+    agents = previewed(api, {"type": "agent_summary", "filters": {"period": week}})
+    assert agents["keys"] == ["Agent ID", "Agent Name"]
+    assert agents["columns"] == ["Period", *agents["keys"], *agents["measures"]]
+    chats = previewed(api, {"type": "chat_summary", "filters": {"created": week}})
+    assert (chats["keys"], chats["measures"][0]) == ([], "Chats")

@@ -260,9 +260,15 @@ def preview_summary(
         )
     with ReplicaReader(settings.replica, organisation_id) as reader:
         shown = preview(reader, body, periods)
-    return PreviewPublic.model_validate(
-        {"type": body.type, "columns": shown.columns, "rows": shown.rows,
-         "from": shown.start, "to": shown.end, "complete": shown.complete}
+    return PreviewPublic(
+        type=cast(ReportTypeName, body.type),
+        columns=shown.columns,
+        keys=shown.keys,
+        measures=shown.measures,
+        rows=shown.rows,
+        from_=shown.start,
+        to=shown.end,
+        complete=shown.complete,
     )
 
 

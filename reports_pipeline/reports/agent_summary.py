@@ -171,6 +171,7 @@ REPORT = ReportType(
     "online and away (also in business hours).",
     filters=AgentSummaryFilters,
     build=build,
+    measures=tuple(MEASURES),
     options=PeriodOptions,
     example={
         "type": "agent_summary",

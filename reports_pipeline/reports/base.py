@@ -95,6 +95,8 @@ class ReportType:
     # `build` then takes them as a fifth argument, and the request checks them against
     # the type's date filter (`RequestOptions.check`).
     options: type[RequestOptions] | None = None
+    # A summary's measures: its columns after the period and what the row is of (its group).
+    measures: tuple[str, ...] = ()
 
     def parse_filters(self, payload: dict[str, Any] | None) -> ReportFilters:
         return self.filters.model_validate(payload or {})

@@ -154,6 +154,7 @@ REPORT = ReportType(
     "and ratings, optionally per agent, team, channel or label.",
     filters=ChatSummaryFilters,
     build=build,
+    measures=tuple(MEASURES),
     options=ChatSummaryOptions,
     example={
         "type": "chat_summary",
