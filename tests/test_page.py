@@ -243,15 +243,48 @@ def test_an_admin_exports_the_first_responses_of_a_month_as_events(
     assert {r[0] for r in rows} == {"first_response"}
 
 
-def test_an_admin_exports_a_weekly_chat_summary_per_channel(page: Page, e2e_stack: Stack) -> None:
+def chart_and_table(page: Page) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The preview's bars (period, value) and its table's rows (period, value as shown)."""
+    bars = page.locator("#preview-chart rect.bar")
+    drawn = [(b.get_attribute("data-period"), b.get_attribute("data-value")) for b in bars.all()]
+    cells = page.locator("#preview-table-rows tr")
+    listed = [(r.locator("th").inner_text(), r.locator("td").inner_text()) for r in cells.all()]
+    return [(p or "", v or "") for p, v in drawn], listed
+
+
+def same_numbers(shown: list[tuple[str, str]], filed: list[tuple[str, str]]) -> None:
+    """Periods equal and values equal as numbers ("" or a dash: no value)."""
+    def number(text: str) -> float | None:
+        text = text.replace(",", "")
+        return None if text in ("", "–") else float(text)
+
+    assert [p for p, _ in shown] == [p for p, _ in filed]
+    assert [number(v) for _, v in shown] == [number(v) for _, v in filed]
+
+
+def test_an_admin_previews_a_daily_chat_summary_and_gets_the_same_numbers(
+    page: Page, e2e_stack: Stack
+) -> None:
     open_as(page, e2e_stack, token(ORG, "admin", "page-admin"))
     page.get_by_role("radio", name=re.compile(r"^Chat summary\b")).check()
     expect(page.get_by_label("Periods")).to_have_value("day")
-    page.get_by_label("Periods").select_option("week")
+    page.get_by_label("Created from").fill("2026-02-02")
+    page.get_by_label("Created to").fill("2026-02-15")
     page.get_by_label("Group by").select_option("channel")
-    expect(page.locator("#match-count")).to_contain_text("known once the export runs")
+    preview = page.locator("#preview")
+    expect(preview).to_have_attribute("data-state", "shown")
+    expect(page.locator("#preview-note")).to_have_text("The whole export: 2026-02-02 to 2026-02-15.")
+    expect(page.locator("#preview-chart rect.bar")).to_have_count(14)
+    group = page.locator("#preview-series").input_value()
+    chats, chats_listed = chart_and_table(page)
+    page.get_by_label("Measure").select_option("Average First Response (s)")
+    expect(page.locator("#preview-measure-head")).to_have_text("Average First Response (s)")
+    first, first_listed = chart_and_table(page)
+    shoot(page, "17-summary-preview")
+
     page.get_by_role("button", name="Generate Report").click()
     expect(page.locator("#request-message")).to_contain_text("Export requested")
+    expect(preview).to_be_visible()  # still there after the request
     row = page.locator("#report-rows tr", has_text="Chat summary").first
     expect(row).to_have_attribute("data-status", "completed", timeout=120_000)
     report_id = row.get_attribute("data-report-id")
@@ -260,11 +293,12 @@ def test_an_admin_exports_a_weekly_chat_summary_per_channel(page: Page, e2e_stac
     body = httpx.get(link["url"]).content.decode("utf-8-sig")
     header, *rows = csv.reader(io.StringIO(body, newline=""))
     assert header[:3] == ["Period", "Group", "Chats"]
-    # No range chosen: the last 7 whole days, which fall in one or two ISO weeks.
-    assert (
-        all(re.fullmatch(r"\d{4}-W\d{2}", r[0]) for r in rows)
-        and 1 <= len({r[0] for r in rows}) <= 2
-    )
+    mine = [dict(zip(header, r, strict=True)) for r in rows if (r[1] or "(none)") == group]
+    assert sum(int(r["Chats"]) for r in mine) > 0
+    for shown in (chats, chats_listed):
+        same_numbers(shown, [(r["Period"], r["Chats"]) for r in mine])
+    for shown in (first, first_listed):
+        same_numbers(shown, [(r["Period"], r["Average First Response (s)"]) for r in mine])
 
 
 def test_an_admin_asks_for_a_protected_excel_file_with_a_purpose(

@@ -1,7 +1,7 @@
 // The live count of matching rows (POST …/count): asked a moment after the type, a filter
 // or the timezone changes; an answer that arrives after a newer question is dropped.
-// Uses api/base/selectedType/fieldErrors of reports.js and readFilters/readOptions of
-// filters.js.
+// Uses api/base/selectedType/fieldErrors of reports.js, readFilters/readOptions of
+// filters.js and previewLater of preview.js.
 "use strict";
 
 const COUNT_DELAY_MS = 400;
@@ -14,6 +14,7 @@ function countLater() {
   out.dataset.state = "counting"; // never a count of other filters on show
   out.textContent = "Counting matching rows…";
   counting.timer = setTimeout(countNow, COUNT_DELAY_MS);
+  previewLater(); // a summary's chart follows the same choices
 }
 
 async function countNow() {

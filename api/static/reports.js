@@ -391,6 +391,7 @@ function init() {
   $("sign-out").addEventListener("click", () => signOut("You are signed out."));
   $("request-form").addEventListener("submit", requestExport);
   $("more").addEventListener("click", () => loadReports(true));
+  wirePreview();
   if (!token()) signOut();
   else if (tokenProblem(token())) signOut(tokenProblem(token()));
   else start();
