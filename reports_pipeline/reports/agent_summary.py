@@ -89,7 +89,8 @@ WHERE member_id IS NOT NULL
 # The measures of one period and agent: over its staged events `f`, grouped before the
 # grid is joined (30M events at 5M chats would not fit DuckDB's memory as a join's table;
 # the aggregates spill). Chats are counted once per kind, after a grouping that drops
-# their repeats.
+# their repeats. `facts` is read twice: DuckDB would keep a CTE read twice in memory,
+# which at 5M chats is more than it has, so it is computed for each read instead.
 EVENT_MEASURES = {
     "Replies": "count(*) FILTER (WHERE kind = 'response')",
     "Average First Response (s)": "round(avg(value_s) FILTER (WHERE kind = 'first_response'), 1)",
@@ -130,7 +131,7 @@ def summary_sql(distribution: Distribution) -> str:
 
     return f"""
 WITH {periods_cte(distribution)},
-facts AS (
+facts AS NOT MATERIALIZED (
     SELECT f.*, u.label FROM {STAGED} f ASOF JOIN units u ON f.occurred_at >= u.unit_start
     WHERE f.occurred_at < u.unit_end),
 by_event AS (SELECT label, member_id, {listed(EVENT_MEASURES)} FROM facts GROUP BY ALL),

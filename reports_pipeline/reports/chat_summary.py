@@ -100,7 +100,7 @@ def summary_sql(options: ChatSummaryOptions) -> str:
     group = "unnest(CASE WHEN len(grp) > 0 THEN grp ELSE [NULL] END)" if grouped else "NULL"
     return f"""
 WITH {periods_cte(options.distribution)},
-facts AS (
+facts AS NOT MATERIALIZED (  -- read twice: never held in memory
     SELECT s.* EXCLUDE (grp), {group} AS grp, u.label
     FROM {STAGED} s ASOF JOIN units u ON s.created_at >= u.unit_start
     WHERE s.created_at < u.unit_end),
