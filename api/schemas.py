@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reports_pipeline.audit import ActorKind, AuditEvent, AuditRow, Verdict
 from reports_pipeline.contract import ReportPublic, RequestedBy
+from reports_pipeline.formats.dialect import CsvDialect
 from reports_pipeline.job_table import Status
 from reports_pipeline.preview import previews
 from reports_pipeline.reports import REPORT_TYPES
@@ -223,6 +224,7 @@ class SchedulePublic(BaseModel):
     type: str
     filters: dict[str, Any]
     format: str
+    csv: CsvDialect | None = Field(None, description="The CSV dialect, where one was chosen")
     purpose: str | None
     distribution: str | None = Field(None, description="A summary's periods")
     group_by: str | None = Field(None, description="A chat summary's groups")
@@ -244,6 +246,7 @@ class SchedulePublic(BaseModel):
             type=row.request["type"],
             filters=row.request.get("filters", {}),
             format=row.request.get("format", "csv"),
+            csv=row.request.get("csv"),
             purpose=row.request.get("purpose"),
             distribution=row.request.get("distribution"),
             group_by=row.request.get("group_by"),

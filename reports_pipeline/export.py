@@ -38,6 +38,7 @@ from reports_pipeline.formats import (
     protected,
 )
 from reports_pipeline.formats.base import XLSX_SHEET_ROWS, Chunks
+from reports_pipeline.formats.dialect import CsvDialect
 from reports_pipeline.job_table import ReportRow
 from reports_pipeline.lifecycle import Lifecycle
 from reports_pipeline.prefetch import prefetched
@@ -104,6 +105,7 @@ def export_op(
             timezone=request.timezone,
             title=REPORT_TYPES[request.type].label,
             sheet_rows=config.xlsx_sheet_rows,
+            csv=request.csv or CsvDialect(),
         )
         target = _Target(key, FORMATS[request.format], options, password)
         result = _write(files, target, replica, report.organisation_id, request, rows)

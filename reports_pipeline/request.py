@@ -24,6 +24,7 @@ from pydantic import (
 
 from reports_pipeline.filters import ReportFilters, StrictModel
 from reports_pipeline.formats import FORMATS
+from reports_pipeline.formats.dialect import CsvDialect
 from reports_pipeline.reports import REPORT_TYPES
 
 # The names the API accepts are the registries' keys (the OpenAPI document lists them).
@@ -34,6 +35,7 @@ else:
     ReportTypeName = Literal[tuple(REPORT_TYPES)]
     FileFormat = Literal[tuple(FORMATS)]
 MAX_PURPOSE = 500
+CSV_FORMATS = frozenset({"csv", "csv_gz"})
 
 
 # Files of the system's zone database that are not zone names a user could mean.
@@ -105,9 +107,18 @@ class RequestBase(SelectionBase):
     """An export request: the rows, and the file to make of them."""
 
     format: FileFormat = "csv"
+    csv: CsvDialect | None = Field(
+        None, description="The CSV dialect, for `csv` and `csv_gz`: default `,`, a BOM, CRLF"
+    )
     purpose: Purpose | None = None
     # Not part of the stored document: the API seals it apart (reports_pipeline.protection).
     password: FilePassword | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _dialect_fits(self) -> RequestBase:
+        if self.csv is not None and self.format not in CSV_FORMATS:
+            raise ValueError(f"'csv' options are for the csv and csv_gz formats, not {self.format}")
+        return self
 
     def document(self) -> dict[str, Any]:
         """The request as the job row stores it (and the run reads it back)."""

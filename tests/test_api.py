@@ -104,6 +104,9 @@ def test_fifty_simultaneous_posts_give_one_202(api: TestClient) -> None:
             ["body", "ticket", "filters", "statuses"],
         ),
         ({"type": "ticket", "extra": 1}, ["body", "ticket", "extra"]),
+        ({"type": "ticket", "csv": {"delimiter": ":"}}, ["body", "ticket", "csv", "delimiter"]),
+        ({"type": "ticket", "csv": {"quote": "'"}}, ["body", "ticket", "csv", "quote"]),
+        ({"type": "ticket", "format": "xlsx", "csv": {}}, ["body", "ticket"]),
     ],
 )
 def test_invalid_bodies_are_422_naming_the_field(api: TestClient, body: dict, field: list) -> None:
@@ -408,3 +411,13 @@ def test_a_count_takes_only_the_selection_and_the_admins_own_organisation(
     assert count_of(api, late_first).status_code == 422
     assert count_of(api, TICKET, role="user").status_code == 403
     assert count_of(api, TICKET, org="org_002").status_code == 404
+
+
+def test_a_schedule_keeps_its_csv_dialect(api: TestClient) -> None:
+    dialect = {"delimiter": "\t", "bom": False, "line_ending": "lf"}
+    body = {"name": "Tickets for the loader", "cron": "0 6 * * *", **TICKET, "csv": dialect}
+    made = api.post(f"{BASE}/schedules", json=body, headers=auth())
+    assert made.status_code == 201, made.text
+    assert made.json()["csv"] == dialect
+    wrong = api.post(f"{BASE}/schedules", json=body | {"format": "parquet"}, headers=auth())
+    assert wrong.status_code == 422, wrong.text

@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from reports_pipeline.formats.csv import BOM, encode_batch, header_bytes
+from reports_pipeline.formats.dialect import CsvDialect
 
 pytestmark = pytest.mark.fast  # needs no service: make test-fast
 
@@ -79,3 +80,27 @@ def test_booleans_lists_and_missing_values() -> None:
 
 def test_an_empty_batch_writes_nothing() -> None:
     assert encode_batch(pl.DataFrame({"a": []}), "UTC") == b""
+
+
+TRICKY = ["a, b", "x; y", "tab\there", "pipe | bar", 'say "hi"', "one\ntwo", "cr\rlf", "plain"]
+
+
+@pytest.mark.parametrize("line_ending", ["crlf", "lf"])
+@pytest.mark.parametrize("bom", [True, False])
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"])
+def test_every_dialect_reads_back_with_that_dialect(
+    delimiter: str, bom: bool, line_ending: str
+) -> None:
+    dialect = CsvDialect(delimiter=delimiter, bom=bom, line_ending=line_ending)  # type: ignore[arg-type]
+    frame = pl.DataFrame({"Text": TRICKY, "N": list(range(len(TRICKY)))})
+    data = header_bytes(["Text", "Name; full"], dialect) + encode_batch(frame, "UTC", dialect)
+    assert data.startswith(BOM) is bom
+    text = data.decode("utf-8-sig" if bom else "utf-8")
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+    assert rows == [["Text", "Name; full"], *([t, str(n)] for n, t in enumerate(TRICKY))]
+    # Outside quoted fields every record ends with the chosen terminator and nothing else.
+    unquoted = "".join(text.split('"')[::2])
+    ends = dialect.terminator
+    assert unquoted.count(ends) == len(TRICKY) + 1
+    if line_ending == "lf":
+        assert "\r" not in unquoted

@@ -4,6 +4,7 @@ for cell with the CSV of the same request."""
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import json
@@ -78,6 +79,19 @@ def test_csv_gz_is_the_csv_compressed(export: Callable[..., Exported], chats_csv
     out = export("chat", CHAT_FILTERS, tz=TZ, file_format="csv_gz")
     assert out.report.file_name and out.report.file_name.endswith(".csv.gz")
     assert gzip.decompress(out.raw) == chats_csv.raw
+
+
+def test_a_chosen_dialect_is_the_csv_with_that_dialect(
+    export: Callable[..., Exported], chats_csv: Exported
+) -> None:
+    dialect = {"delimiter": ";", "bom": False, "line_ending": "lf"}
+    out = export("chat", CHAT_FILTERS, tz=TZ, file_format="csv_gz", options={"csv": dialect})
+    text = gzip.decompress(out.raw).decode("utf-8")
+    assert not text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=";", strict=True))
+    assert rows[0] == chats_csv.header
+    assert [dict(zip(rows[0], r, strict=True)) for r in rows[1:]] == chats_csv.rows
+    assert "\r" not in "".join(text.split('"')[::2])  # outside quoted cells
 
 
 def test_parquet_has_typed_columns_and_the_csvs_cells(

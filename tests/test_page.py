@@ -254,6 +254,7 @@ def chart_and_table(page: Page) -> tuple[list[tuple[str, str]], list[tuple[str, 
 
 def same_numbers(shown: list[tuple[str, str]], filed: list[tuple[str, str]]) -> None:
     """Periods equal and values equal as numbers ("" or a dash: no value)."""
+
     def number(text: str) -> float | None:
         text = text.replace(",", "")
         return None if text in ("", "–") else float(text)
@@ -273,7 +274,9 @@ def test_an_admin_previews_a_daily_chat_summary_and_gets_the_same_numbers(
     page.get_by_label("Group by").select_option("channel")
     preview = page.locator("#preview")
     expect(preview).to_have_attribute("data-state", "shown")
-    expect(page.locator("#preview-note")).to_have_text("The whole export: 2026-02-02 to 2026-02-15.")
+    expect(page.locator("#preview-note")).to_have_text(
+        "The whole export: 2026-02-02 to 2026-02-15."
+    )
     expect(page.locator("#preview-chart rect.bar")).to_have_count(14)
     group = page.locator("#preview-series").input_value()
     chats, chats_listed = chart_and_table(page)

@@ -14,6 +14,8 @@ from typing import Any
 
 import polars as pl
 
+from reports_pipeline.formats.dialect import CsvDialect
+
 # Excel's sheet holds 1,048,576 rows: one header row and this many data rows.
 XLSX_SHEET_ROWS = 1_048_575
 
@@ -27,6 +29,7 @@ class FileOptions:
     timezone: str = "UTC"
     title: str = "Export"  # names the XLSX sheets
     sheet_rows: int = XLSX_SHEET_ROWS
+    csv: CsvDialect = CsvDialect()
 
 
 Encoder = Callable[[Sequence[str], Iterable[pl.DataFrame], FileOptions], Chunks]

@@ -1,6 +1,7 @@
 """The CSV file: encoding of export batches.
 
-UTF-8 with a BOM, RFC 4180 quoting, CRLF, timestamps as `YYYY-MM-DD HH:MM:SS` in the
+UTF-8 with a BOM, RFC 4180 quoting, CRLF (a request's `csv` dialect may choose another
+delimiter, no BOM or LF line ends), timestamps as `YYYY-MM-DD HH:MM:SS` in the
 request's timezone, booleans `true`/`false`, lists joined with `, `, and the formula guard:
 a text cell starting with = + - @ tab or CR is prefixed with `'`.
 """
@@ -14,6 +15,9 @@ from collections.abc import Iterable, Sequence
 import polars as pl
 
 from reports_pipeline.formats.base import Chunks, FileFormat, FileOptions, local_time
+from reports_pipeline.formats.dialect import CsvDialect
+
+DEFAULT = CsvDialect()
 
 BOM = "\ufeff".encode()
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -30,14 +34,15 @@ def guard_expr(column: pl.Expr) -> pl.Expr:
     return pl.when(starts).then(pl.lit("'") + column).otherwise(column)
 
 
-def header_bytes(columns: Sequence[str]) -> bytes:
+def header_bytes(columns: Sequence[str], dialect: CsvDialect = DEFAULT) -> bytes:
     """The BOM and the header row, written even when no row matches."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow([guard_formula(c) for c in columns])
-    return BOM + buffer.getvalue().encode()
+    writer = csv.writer(buffer, delimiter=dialect.delimiter, lineterminator=dialect.terminator)
+    writer.writerow([guard_formula(c) for c in columns])
+    return (BOM if dialect.bom else b"") + buffer.getvalue().encode()
 
 
-def encode_batch(frame: pl.DataFrame, tz: str) -> bytes:
+def encode_batch(frame: pl.DataFrame, tz: str, dialect: CsvDialect = DEFAULT) -> bytes:
     """Rows of one batch as CSV bytes (no header), every cell formatted per the spec."""
     if frame.height == 0:
         return b""
@@ -45,7 +50,13 @@ def encode_batch(frame: pl.DataFrame, tz: str) -> bytes:
         _cell_expr(name, dtype, tz).alias(name) for name, dtype in frame.schema.items()
     )
     buffer = io.BytesIO()
-    cells.write_csv(buffer, include_header=False, line_terminator="\r\n", quote_style="necessary")
+    cells.write_csv(
+        buffer,
+        include_header=False,
+        separator=dialect.delimiter,
+        line_terminator=dialect.terminator,
+        quote_style="necessary",
+    )
     return buffer.getvalue()
 
 
@@ -64,9 +75,9 @@ def _cell_expr(name: str, dtype: pl.DataType, tz: str) -> pl.Expr:
 
 
 def encode(columns: Sequence[str], pieces: Iterable[pl.DataFrame], options: FileOptions) -> Chunks:
-    yield header_bytes(columns)
+    yield header_bytes(columns, options.csv)
     for piece in pieces:
-        yield encode_batch(piece, options.timezone)
+        yield encode_batch(piece, options.timezone, options.csv)
 
 
 FORMAT = FileFormat(
