@@ -65,6 +65,8 @@ def test_admin_generates_a_filtered_ticket_report_and_downloads_it(
     expect(count).to_have_attribute("data-state", "exact")
     matching = matching_rows(page)
     assert 0 < matching < every_ticket
+    page.get_by_label("Separator").select_option(";")  # a European Excel's
+    page.get_by_label("Byte-order mark").uncheck()
     shoot(page, "1-request-form")
     page.get_by_role("button", name="Generate Report").click()
 
@@ -79,8 +81,9 @@ def test_admin_generates_a_filtered_ticket_report_and_downloads_it(
         "request", predicate=lambda r: "X-Amz-Signature" in r.url
     ) as signed:
         row.get_by_role("button", name="Download").click()
-    content = httpx.get(signed.value.url).content.decode("utf-8-sig")
-    rows = list(csv.reader(io.StringIO(content, newline="")))
+    raw = httpx.get(signed.value.url).content
+    assert raw.startswith(b"Ticket ID;")  # no BOM, semicolons
+    rows = list(csv.reader(io.StringIO(raw.decode(), newline=""), delimiter=";"))
     assert rows[0][:4] == ["Ticket ID", "Chat ID", "Contact ID", "Contact Name"]
     assert {r[6] for r in rows[1:]} == {"high"}
     assert len(rows) - 1 == matching  # the page's count was the file's
@@ -309,7 +312,9 @@ def test_an_admin_asks_for_a_protected_excel_file_with_a_purpose(
 ) -> None:
     open_as(page, e2e_stack, token(ORG, "admin", "page-admin"))
     page.get_by_role("radio", name=re.compile(r"^Contact\b")).check()
+    expect(page.get_by_label("Separator")).to_be_visible()
     page.get_by_label("File format").select_option("xlsx")
+    expect(page.get_by_label("Separator")).to_be_hidden()  # a CSV's layout only
     page.get_by_label("File password").fill("page-password-1")
     page.get_by_label("Purpose").fill("Contacts for the CRM migration")
     shoot(page, "11-format-password-purpose")

@@ -123,6 +123,21 @@ function renderFormats() {
   const select = $("file-format");
   select.replaceChildren(...formats.map((f) => el("option", { value: f.name, text: f.description })));
   select.value = formats[0].name;  // the first on offer (CSV)
+  select.addEventListener("change", showDialect);
+  showDialect();
+}
+
+// The CSV layout, offered for the formats that are CSV.
+const CSV_FORMATS = ["csv", "csv_gz"];
+
+function showDialect() { $("csv-dialect").hidden = !CSV_FORMATS.includes($("file-format").value); }
+
+// The chosen dialect, or nothing when the format is not CSV or every choice is the default.
+function readDialect() {
+  if (!CSV_FORMATS.includes($("file-format").value)) return {};
+  const dialect = { delimiter: $("csv-delimiter").value, bom: $("csv-bom").checked, line_ending: $("csv-line-ending").value };
+  const plain = dialect.delimiter === "," && dialect.bom && dialect.line_ending === "crlf";
+  return plain ? {} : { csv: dialect };
 }
 
 function renderTimezones() {
@@ -145,6 +160,7 @@ async function requestExport(event) {
   const body = { type: selectedType().name, filters: readFilters(), timezone: $("timezone").value };
   Object.assign(body, readOptions());
   body.format = $("file-format").value;
+  Object.assign(body, readDialect());
   const purpose = $("purpose").value.trim();
   if (purpose) body.purpose = purpose;
   const password = $("file-password").value;
