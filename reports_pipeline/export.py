@@ -232,7 +232,11 @@ class _Target:
             return encoded
         inner_name = self.file_name.removesuffix(protected.EXTENSION)
         return protected.protect(
-            encoded, inner_name, self.password, compress=self.file_format.compressible
+            encoded,
+            inner_name,
+            self.password,
+            compress=self.file_format.compressible,
+            tz=self.options.timezone,
         )
 
 

@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import duckdb
 import openpyxl
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -109,6 +111,52 @@ def test_parquet_has_typed_columns_and_the_csvs_cells(
     assert_same_table(
         chats_csv, (table.schema.names, [list(r.values()) for r in table.to_pylist()])
     )
+
+
+# The Arrow types older readers (Spark 3, pandas < 2, pyarrow < 16) take.
+MAINSTREAM = (
+    pa.types.is_signed_integer,
+    pa.types.is_floating,
+    pa.types.is_boolean,
+    pa.types.is_timestamp,
+    pa.types.is_string,
+    pa.types.is_large_string,
+)
+
+
+def mainstream(dtype: pa.DataType) -> bool:
+    if pa.types.is_list(dtype) or pa.types.is_large_list(dtype):
+        return mainstream(dtype.value_type)
+    return any(check(dtype) for check in MAINSTREAM)
+
+
+@pytest.mark.parametrize(
+    ("report_type", "filters", "options"),
+    [
+        ("chat", CHAT_FILTERS, {}),
+        ("message", {"sent": {"from": "2025-06-01", "to": "2025-06-30"}}, {}),
+        ("event", {"occurred": {"from": "2025-06-01", "to": "2025-06-30"}}, {}),
+        ("agent_summary", {"period": {"from": "2025-06-01", "to": "2025-06-30"}}, {}),
+        ("goal", {}, {}),
+    ],
+)
+def test_parquet_takes_types_every_mainstream_reader_reads(
+    export: Callable[..., Exported],
+    tmp_path: Path,
+    report_type: str,
+    filters: dict[str, Any],
+    options: dict[str, Any],
+) -> None:
+    out = export(report_type, filters, tz=TZ, file_format="parquet", options=options)
+    path = tmp_path / "file.parquet"
+    path.write_bytes(out.raw)
+    schema = pq.read_schema(path)
+    odd = {n: str(t) for n, t in zip(schema.names, schema.types, strict=True) if not mainstream(t)}
+    assert odd == {}
+    rows = pq.read_metadata(path).num_rows
+    assert rows > 0
+    assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{path}')").fetchall() == [(rows,)]
+    assert pl.read_parquet(path).height == rows
 
 
 def test_jsonl_has_one_typed_object_per_row_and_the_csvs_cells(
@@ -223,6 +271,13 @@ def test_a_protected_file_opens_with_its_password_and_not_without(
     assert seven_zip("t", "-p", str(archive)).returncode != 0
     listing = seven_zip("l", "-slt", "-pcorrect horse battery", str(archive)).stdout.decode()
     assert "Method = AES-256" in listing
+    # Dated when it was written, on the request zone's clock (a ZIP's times have no zone).
+    (modified,) = re.findall(r"^Modified = (.+)$", listing, re.MULTILINE)
+    dated = datetime.fromisoformat(modified.strip().replace(" ", "T")[:19])
+    finished_at = out.report.completed_at
+    assert finished_at is not None
+    local = finished_at.astimezone(ZoneInfo(TZ)).replace(tzinfo=None)
+    assert abs((local - dated).total_seconds()) < 120
     opened = seven_zip("x", "-pcorrect horse battery", f"-o{tmp_path / 'out'}", str(archive))
     assert opened.returncode == 0, opened.stderr
     inner = tmp_path / "out" / name.removesuffix(".zip")

@@ -1,6 +1,10 @@
 """Parquet: typed columns (timestamps in the request's timezone, integers, booleans, lists
 as lists), the CSV's column names, one row group per piece as the export streams.
 
+Written with the types every mainstream reader takes: text as `large_string` (not Arrow's
+newer `string_view`) and counts as signed 64-bit integers (not `uint32`), which Spark 3
+and older pandas and pyarrow do not read.
+
 pyarrow's `ParquetWriter` is imported only by runs that write Parquet: it adds ~50 MB to a
 run process, which CSV runs do not pay.
 """
@@ -9,27 +13,45 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from reports_pipeline.formats.base import ByteSink, Chunks, FileFormat, FileOptions, local_time
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 COMPRESSION = "zstd"
 
 
 def encode(columns: Sequence[str], pieces: Iterable[pl.DataFrame], options: FileOptions) -> Chunks:
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     sink = ByteSink()
     frames = _stable(columns, pieces, options.timezone)
     first = next(frames)
-    with pq.ParquetWriter(sink, pa.table(first).schema, compression=COMPRESSION) as writer:
+    with pq.ParquetWriter(sink, _arrow(first).schema, compression=COMPRESSION) as writer:
         for frame in itertools.chain([first], frames):
             if frame.height:
-                writer.write_table(pa.table(frame))
+                writer.write_table(_arrow(frame))
                 yield sink.drain()
     yield sink.drain()
+
+
+def _arrow(frame: pl.DataFrame) -> pa.Table:
+    return frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+
+
+def _readable(dtype: pl.DataType) -> pl.DataType:
+    """The type a column is written as: all-null is text, unsigned is signed 64-bit."""
+    if dtype == pl.Null:
+        return pl.String()
+    if dtype.is_unsigned_integer():
+        return pl.Int64()
+    if isinstance(dtype, pl.List):
+        return pl.List(_readable(dtype.inner))
+    return dtype
 
 
 def _stable(
@@ -45,9 +67,7 @@ def _stable(
             if isinstance(dtype, pl.Datetime)
         )
         if schema is None:
-            schema = pl.Schema(
-                {n: pl.String if d == pl.Null else d for n, d in frame.schema.items()}
-            )
+            schema = pl.Schema({n: _readable(d) for n, d in frame.schema.items()})
         yield frame.cast(schema)
     if schema is None:
         yield pl.DataFrame(schema={name: pl.String for name in columns})
