@@ -135,6 +135,13 @@ class RowCountPublic(BaseModel):
     exact: bool
 
 
+class ColumnsPublic(BaseModel):
+    """The header an export of this selection would have, in order."""
+
+    type: ReportTypeName
+    columns: list[str]
+
+
 class PreviewPublic(BaseModel):
     """A summary's first periods, with the numbers its file gives them."""
 
@@ -224,6 +231,7 @@ class SchedulePublic(BaseModel):
     type: str
     filters: dict[str, Any]
     format: str
+    columns: list[str] | None = Field(None, description="The columns chosen, if any")
     csv: CsvDialect | None = Field(None, description="The CSV dialect, where one was chosen")
     purpose: str | None
     distribution: str | None = Field(None, description="A summary's periods")
@@ -247,6 +255,7 @@ class SchedulePublic(BaseModel):
             filters=row.request.get("filters", {}),
             format=row.request.get("format", "csv"),
             csv=row.request.get("csv"),
+            columns=row.request.get("columns"),
             purpose=row.request.get("purpose"),
             distribution=row.request.get("distribution"),
             group_by=row.request.get("group_by"),

@@ -45,6 +45,7 @@ from reports_pipeline.prefetch import prefetched
 from reports_pipeline.protection import PasswordBox, PasswordUnavailable
 from reports_pipeline.replica import ReplicaReader
 from reports_pipeline.reports import REPORT_TYPES, Export
+from reports_pipeline.reports.base import UnknownColumns
 from reports_pipeline.request import RequestBase, parse_request
 from reports_pipeline.resources import JobTableResource, ReplicaResource, ReportStoreResource
 from reports_pipeline.storage import ReportStore, StoredObject
@@ -324,6 +325,8 @@ def _reason(error: BaseException, run_id: str) -> str:
         return "The export run was stopped before it finished. Please request it again."
     if isinstance(error, ExportFailed):
         return str(error)
+    if isinstance(error, UnknownColumns):  # a custom field removed since the request
+        return f"The chosen columns changed: {error}. Please request the export again."
     module = type(error).__module__
     if module.startswith(("botocore", "boto3", "urllib3")) or "Store" in type(error).__name__:
         return "The file store could not be reached, so the export was not saved. Please retry."

@@ -68,6 +68,26 @@ Purpose = Annotated[
 ]
 
 
+def _each_once(columns: list[str]) -> list[str]:
+    repeated = sorted({name for name in columns if columns.count(name) > 1})
+    if repeated:
+        raise ValueError(f"a column is chosen twice: {', '.join(repeated[:5])}")
+    return columns
+
+
+Columns = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=300)]],
+    Field(
+        min_length=1,
+        max_length=1000,
+        description="The columns wanted, in the order wanted, named as the file's header "
+        "names them (`POST …/columns` lists them); the file holds exactly these.",
+        examples=[["Chat ID", "Created At", "Assignee Name", "CSAT Score"]],
+    ),
+    AfterValidator(_each_once),
+]
+
+
 FilePassword = Annotated[
     SecretStr,
     Field(
@@ -107,6 +127,7 @@ class RequestBase(SelectionBase):
     """An export request: the rows, and the file to make of them."""
 
     format: FileFormat = "csv"
+    columns: Columns | None = None
     csv: CsvDialect | None = Field(
         None, description="The CSV dialect, for `csv` and `csv_gz`: default `,`, a BOM, CRLF"
     )

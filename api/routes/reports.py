@@ -26,6 +26,7 @@ from api.schemas import (
     AuditEventPublic,
     AuditListPublic,
     AuditVerdictPublic,
+    ColumnsPublic,
     ConflictPublic,
     DownloadPublic,
     ErrorPublic,
@@ -100,6 +101,29 @@ def _invalid_cursor(error: ValueError) -> RequestValidationError:
     )
 
 
+def check_columns(
+    replica: Any, organisation_id: str, request: Any, at: tuple[str, ...] | None = None
+) -> None:
+    """422 for each chosen column the organisation's header of the type does not have,
+    located `at` (a request's body is located by its type, as for its other fields)."""
+    if not request.columns:
+        return
+    report_type = REPORT_TYPES[request.type]
+    with ReplicaReader(replica, organisation_id) as reader:
+        unknown = report_type.unknown_columns(reader, request)
+    if unknown:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": (*(at or ("body", request.type)), "columns", i),
+                    "msg": f"not a column of the {report_type.label} export: '{name}'",
+                }
+                for i, name in unknown
+            ]
+        )
+
+
 def _href(organisation_id: str, report_id: str) -> str:
     return f"/api/wp-crm/reports/{organisation_id}/{report_id}"
 
@@ -141,7 +165,9 @@ def request_export(
     lifecycle: LifecycleDep,
     launcher: LauncherDep,
     passwords: PasswordsDep,
+    settings: SettingsDep,
 ) -> ReportCreated:
+    check_columns(settings.replica, organisation_id, body)
     requester = Requester(principal.sub, principal.email, principal.name)
     sealed = passwords.seal(body.password.get_secret_value()) if body.password else None
     try:
@@ -237,6 +263,25 @@ def count_rows(
 
 
 @router.post(
+    "/columns",
+    response_model=ColumnsPublic,
+    summary="The columns an export's file would have",
+    description="The same `type`, `timezone`, `filters` and options as a request: the file's "
+    "header for this organisation (custom fields and trackers included), the names "
+    "`columns` chooses from.",
+)
+def list_columns(
+    principal: ReportsAdmin,
+    organisation_id: OrganisationId,
+    body: Annotated[Selection, Body(openapi_examples=PREVIEW_EXAMPLES | COUNT_EXAMPLES)],
+    settings: SettingsDep,
+) -> ColumnsPublic:
+    with ReplicaReader(settings.replica, organisation_id) as reader:
+        header = REPORT_TYPES[body.type].whole_export(reader, body, 1).columns
+    return ColumnsPublic(type=cast(ReportTypeName, body.type), columns=header)
+
+
+@router.post(
     "/preview",
     response_model=PreviewPublic,
     response_model_by_alias=True,
@@ -260,15 +305,17 @@ def preview_summary(
         )
     with ReplicaReader(settings.replica, organisation_id) as reader:
         shown = preview(reader, body, periods)
-    return PreviewPublic(
-        type=cast(ReportTypeName, body.type),
-        columns=shown.columns,
-        keys=shown.keys,
-        measures=shown.measures,
-        rows=shown.rows,
-        from_=shown.start,
-        to=shown.end,
-        complete=shown.complete,
+    return PreviewPublic.model_validate(
+        {
+            "type": body.type,
+            "columns": shown.columns,
+            "keys": shown.keys,
+            "measures": shown.measures,
+            "rows": shown.rows,
+            "from": shown.start,
+            "to": shown.end,
+            "complete": shown.complete,
+        }
     )
 
 

@@ -10,13 +10,13 @@ from fastapi.exceptions import RequestValidationError
 
 from api import errors
 from api.auth import ReportsAdmin
-from api.deps import SchedulesDep
-from api.routes.reports import BASE, OrganisationId, error_responses
+from api.deps import SchedulesDep, SettingsDep
+from api.routes.reports import BASE, OrganisationId, check_columns, error_responses
 from api.schemas import (
     ScheduleListPublic,
     SchedulePublic,
 )
-from reports_pipeline.job_table import Requester
+from reports_pipeline.job_table import Requester, utcnow
 from reports_pipeline.schedules import ScheduleCreate, ScheduleRow
 
 router = APIRouter(
@@ -47,9 +47,11 @@ def create_schedule(
     organisation_id: OrganisationId,
     body: ScheduleCreate,
     schedules: SchedulesDep,
+    settings: SettingsDep,
 ) -> SchedulePublic:
     by = Requester(principal.sub, principal.email, principal.name)
     try:
+        check_columns(settings.replica, organisation_id, body.request_at(utcnow()), ("body",))
         made = schedules.create(organisation_id, body, by, None)
     except ValueError as invalid:  # the request it would make is not a valid request
         raise RequestValidationError(

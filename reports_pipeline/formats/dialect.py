@@ -18,9 +18,9 @@ class CsvDialect(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    delimiter: Delimiter = Field(",", description="`,` `;` tab or `|`")
-    bom: bool = Field(True, description="Start the file with a UTF-8 byte-order mark")
-    line_ending: LineEnding = Field("crlf", description="`crlf` (RFC 4180) or `lf`")
+    delimiter: Delimiter = Field(default=",", description="`,` `;` tab or `|`")
+    bom: bool = Field(default=True, description="Start the file with a UTF-8 byte-order mark")
+    line_ending: LineEnding = Field(default="crlf", description="`crlf` (RFC 4180) or `lf`")
 
     @property
     def terminator(self) -> str:

@@ -21,6 +21,7 @@ from reports_pipeline.formats.base import ByteSink, Chunks, FileFormat, FileOpti
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from polars._typing import PolarsDataType
 
 COMPRESSION = "zstd"
 
@@ -43,8 +44,9 @@ def _arrow(frame: pl.DataFrame) -> pa.Table:
     return frame.to_arrow(compat_level=pl.CompatLevel.oldest())
 
 
-def _readable(dtype: pl.DataType) -> pl.DataType:
+def _readable(dtype: PolarsDataType) -> pl.DataType:
     """The type a column is written as: all-null is text, unsigned is signed 64-bit."""
+    dtype = dtype if isinstance(dtype, pl.DataType) else dtype()
     if dtype == pl.Null:
         return pl.String()
     if dtype.is_unsigned_integer():

@@ -43,6 +43,24 @@ class Export:
 PUSHDOWN = True
 
 
+class UnknownColumns(ValueError):
+    """Chosen columns that the type's header does not have (for this organisation)."""
+
+    def __init__(self, type_label: str, unknown: list[str]) -> None:
+        self.unknown = unknown
+        names = ", ".join(f"'{name}'" for name in unknown[:5])
+        super().__init__(f"not a column of the {type_label} export: {names}")
+
+
+def chosen_columns(export: Export, columns: list[str], type_label: str) -> Export:
+    """The export cut to `columns`, in their order."""
+    unknown = [name for name in columns if name not in export.columns]
+    if unknown:
+        raise UnknownColumns(type_label, unknown)
+    batches = (batch.select(columns) for batch in export.batches)
+    return Export(list(columns), batches, export.matching)
+
+
 ExportBuilder = Callable[..., Export]  # (reader, filters, tz, slice_rows[, options])
 MatchingCounter = Callable[[ReplicaReader, Any, str], Matching | None]
 
@@ -110,7 +128,19 @@ class ReportType:
         )
 
     def export(self, reader: ReplicaReader, request: Any, slice_rows: int) -> Export:
-        """The export `request` asks for."""
+        """The export `request` asks for, cut to its `columns` where it chooses some
+        (raises `UnknownColumns` for a name the header does not have)."""
+        whole = self.whole_export(reader, request, slice_rows)
+        columns = getattr(request, "columns", None)
+        return chosen_columns(whole, columns, self.label) if columns else whole
+
+    def unknown_columns(self, reader: ReplicaReader, request: Any) -> list[tuple[int, str]]:
+        """The chosen columns (position, name) this organisation's header does not have."""
+        header = set(self.whole_export(reader, request, 1).columns)
+        return [(i, name) for i, name in enumerate(request.columns or []) if name not in header]
+
+    def whole_export(self, reader: ReplicaReader, request: Any, slice_rows: int) -> Export:
+        """The export of every column; its header is known before a row is read."""
         given = (reader, request.filters, request.timezone, slice_rows)
         options = self.chosen_options(request)
         return self.build(*given) if options is None else self.build(*given, options)
