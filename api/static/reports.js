@@ -127,14 +127,17 @@ function renderFormats() {
   showDialect();
 }
 
-// The CSV layout, offered for the formats that are CSV.
-const CSV_FORMATS = ["csv", "csv_gz"];
+// The CSV layout, offered for the formats that are CSV (by their file's extension).
+function isCsv(name) {
+  const format = state.catalogue.formats.find((f) => f.name === name);
+  return Boolean(format && format.extension.startsWith(".csv"));
+}
 
-function showDialect() { $("csv-dialect").hidden = !CSV_FORMATS.includes($("file-format").value); }
+function showDialect() { $("csv-dialect").hidden = !isCsv($("file-format").value); }
 
 // The chosen dialect, or nothing when the format is not CSV or every choice is the default.
 function readDialect() {
-  if (!CSV_FORMATS.includes($("file-format").value)) return {};
+  if (!isCsv($("file-format").value)) return {};
   const dialect = { delimiter: $("csv-delimiter").value, bom: $("csv-bom").checked, line_ending: $("csv-line-ending").value };
   const plain = dialect.delimiter === "," && dialect.bom && dialect.line_ending === "crlf";
   return plain ? {} : { csv: dialect };
