@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from reports_pipeline.audit import ActorKind, AuditEvent, AuditRow, Verdict
 from reports_pipeline.contract import ReportPublic, RequestedBy
@@ -144,8 +144,6 @@ class ColumnsPublic(BaseModel):
 
 class PreviewPublic(BaseModel):
     """A summary's first periods, with the numbers its file gives them."""
-
-    model_config = ConfigDict(populate_by_name=True)
 
     type: ReportTypeName
     columns: list[str] = Field(description="The file's header, in order")

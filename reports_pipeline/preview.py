@@ -26,6 +26,7 @@ DEFAULT_PERIODS = 31
 MAX_PERIODS = 100
 MAX_DAYS = 92  # a quarter: what a preview reads is at most what a quarter's export reads
 SLICE_ROWS = 20_000
+_TICK = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,6 @@ def preview(reader: ReplicaReader, selection: Any, limit: int = DEFAULT_PERIODS)
         end=end.astimezone(zone),
         complete=end >= whole["range_end"],
     )
-
-
-_TICK = timedelta(microseconds=1)
 
 
 def _cut(

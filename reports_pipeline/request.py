@@ -8,6 +8,7 @@ A new request field is a field here, plus the code that uses it.
 from __future__ import annotations
 
 import zoneinfo
+from collections import Counter
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, Union
 
@@ -35,7 +36,8 @@ else:
     ReportTypeName = Literal[tuple(REPORT_TYPES)]
     FileFormat = Literal[tuple(FORMATS)]
 MAX_PURPOSE = 500
-CSV_FORMATS = frozenset({"csv", "csv_gz"})
+# The formats a `csv` dialect applies to: those whose file is a CSV (the page tells them so).
+CSV_FORMATS = frozenset(name for name, f in FORMATS.items() if f.extension.startswith(".csv"))
 
 
 # Files of the system's zone database that are not zone names a user could mean.
@@ -69,7 +71,7 @@ Purpose = Annotated[
 
 
 def _each_once(columns: list[str]) -> list[str]:
-    repeated = sorted({name for name in columns if columns.count(name) > 1})
+    repeated = sorted(name for name, times in Counter(columns).items() if times > 1)
     if repeated:
         raise ValueError(f"a column is chosen twice: {', '.join(repeated[:5])}")
     return columns
@@ -138,7 +140,8 @@ class RequestBase(SelectionBase):
     @model_validator(mode="after")
     def _dialect_fits(self) -> RequestBase:
         if self.csv is not None and self.format not in CSV_FORMATS:
-            raise ValueError(f"'csv' options are for the csv and csv_gz formats, not {self.format}")
+            formats = " and ".join(sorted(CSV_FORMATS))
+            raise ValueError(f"'csv' options are for the {formats} formats, not {self.format}")
         return self
 
     def document(self) -> dict[str, Any]:

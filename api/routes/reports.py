@@ -277,14 +277,13 @@ def list_columns(
     settings: SettingsDep,
 ) -> ColumnsPublic:
     with ReplicaReader(settings.replica, organisation_id) as reader:
-        header = REPORT_TYPES[body.type].whole_export(reader, body, 1).columns
+        header = REPORT_TYPES[body.type].header(reader, body)
     return ColumnsPublic(type=cast(ReportTypeName, body.type), columns=header)
 
 
 @router.post(
     "/preview",
     response_model=PreviewPublic,
-    response_model_by_alias=True,
     summary="Preview a summary's first periods",
     description="The same `type`, `timezone`, `filters` and options as a summary's request, "
     "computed now for its first `periods` periods (and at most a quarter of its range): "

@@ -87,7 +87,7 @@ WHERE member_id IS NOT NULL
   AND occurred_at >= $range_start::TIMESTAMPTZ AND occurred_at < $range_end::TIMESTAMPTZ"""
 
 # The measures of one period and agent: over its staged events `f`, grouped before the
-# grid is joined (30M events at 5M chats would not fit DuckDB's memory as a join's table;
+# grid is joined (12M events at 5M chats would not fit DuckDB's memory as a join's table;
 # the aggregates spill). Chats are counted once per kind, after a grouping that drops
 # their repeats. `facts` is read twice: DuckDB would keep a CTE read twice in memory,
 # which at 5M chats is more than it has, so it is computed for each read instead.

@@ -52,11 +52,16 @@ class UnknownColumns(ValueError):
         super().__init__(f"not a column of the {type_label} export: {names}")
 
 
+def missing_columns(header: list[str], columns: list[str]) -> list[tuple[int, str]]:
+    """The chosen `columns` (position, name) that `header` does not have."""
+    known = set(header)
+    return [(i, name) for i, name in enumerate(columns) if name not in known]
+
+
 def chosen_columns(export: Export, columns: list[str], type_label: str) -> Export:
     """The export cut to `columns`, in their order."""
-    unknown = [name for name in columns if name not in export.columns]
-    if unknown:
-        raise UnknownColumns(type_label, unknown)
+    if unknown := missing_columns(export.columns, columns):
+        raise UnknownColumns(type_label, [name for _, name in unknown])
     batches = (batch.select(columns) for batch in export.batches)
     return Export(list(columns), batches, export.matching)
 
@@ -134,10 +139,13 @@ class ReportType:
         columns = getattr(request, "columns", None)
         return chosen_columns(whole, columns, self.label) if columns else whole
 
+    def header(self, reader: ReplicaReader, request: Any) -> list[str]:
+        """Every column an export of `request` has for this organisation, in order."""
+        return self.whole_export(reader, request, 1).columns
+
     def unknown_columns(self, reader: ReplicaReader, request: Any) -> list[tuple[int, str]]:
         """The chosen columns (position, name) this organisation's header does not have."""
-        header = set(self.whole_export(reader, request, 1).columns)
-        return [(i, name) for i, name in enumerate(request.columns or []) if name not in header]
+        return missing_columns(self.header(reader, request), request.columns or [])
 
     def whole_export(self, reader: ReplicaReader, request: Any, slice_rows: int) -> Export:
         """The export of every column; its header is known before a row is read."""
