@@ -26,13 +26,16 @@ test: $(STAMP) test-tools
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # Debian's Chromium for the page tests (Playwright drives it; no browser download),
-# 7-Zip, the standard tool the tests open protected (AES) ZIP files with, and axe-core
+# 7-Zip, the standard tool the tests open protected (AES) ZIP files with, LibreOffice Calc
+# and poppler (the tests render a workbook to PDF and read its text), and axe-core
 # (package.json), the accessibility checker the page tests run inside the page.
 test-tools:
-	@command -v chromium >/dev/null 2>&1 && command -v 7zz >/dev/null 2>&1 || { \
+	@for tool in chromium 7zz soffice pdftotext; do command -v $$tool >/dev/null 2>&1 || exit 1; done || { \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium 7zip >/dev/null; \
-	  else echo "the tests need Chromium and 7-Zip: sudo apt-get install chromium 7zip"; fi; }
+	    apt-get update -qq && export DEBIAN_FRONTEND=noninteractive && \
+	    apt-get install -y -qq chromium 7zip >/dev/null && \
+	    apt-get install -y -qq --no-install-recommends libreoffice-calc-nogui poppler-utils >/dev/null; \
+	  else echo "the tests need: sudo apt-get install chromium 7zip libreoffice-calc-nogui poppler-utils"; fi; }
 	@[ -f node_modules/axe-core/axe.min.js ] || npm ci --silent --no-audit --no-fund
 
 # The tests that need no service (filters, columns, CSV encoding, cron, decisions, layers).

@@ -516,6 +516,10 @@ def main() -> None:
                     where = [str(replica.resolve()), stack.s3_url, workdir, "chat", file_format]
                     print_format(size, file_format, child("pipeline", where))
                     clear_bucket(stack)
+                    if before_code:
+                        before = child("pipeline", where, code=before_code)
+                        print_format(size, f"{file_format} as of {args.before}", before)
+                        clear_bucket(stack)
             for kind in [] if args.formats or args.selective else args.types:
                 with tempfile.TemporaryDirectory(dir=args.work) as workdir:
                     where = [str(replica.resolve()), stack.s3_url, workdir, kind]

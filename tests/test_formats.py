@@ -22,6 +22,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from openpyxl import Workbook
+from openpyxl.utils import get_column_letter
 
 from reports_pipeline.formats.csv import guard_formula
 from reports_pipeline.formats.xlsx import CELL_TEXT_LIMIT
@@ -195,7 +197,7 @@ def xlsx_table(raw: bytes) -> tuple[list[str], Table]:
     return book.sheetnames, (header, rows)
 
 
-def test_xlsx_has_typed_cells_never_a_formula_and_goes_on_in_new_sheets(
+def test_xlsx_has_typed_cells_a_presented_header_and_goes_on_in_new_sheets(
     export: Callable[..., Exported], chats_csv: Exported
 ) -> None:
     out = export("chat", CHAT_FILTERS, tz=TZ, file_format="xlsx", xlsx_sheet_rows=400)
@@ -217,6 +219,55 @@ def test_xlsx_has_typed_cells_never_a_formula_and_goes_on_in_new_sheets(
     book = openpyxl.load_workbook(io.BytesIO(out.raw))  # not read-only: sees cell data types
     assert all(c.data_type != "f" for s in book.worksheets for r in s.iter_rows() for c in r)
     assert_same_table(chats_csv, (header, rows))
+    assert_presented(book, header, len(rows), 400)
+
+
+def assert_presented(book: Workbook, header: list[str], row_count: int, per_sheet: int) -> None:
+    """Each sheet's header is bold, frozen and filtered over its rows, and its columns are
+    wide enough for the header and every date-time and number below it."""
+    last = get_column_letter(len(header))
+    sheet_rows = [min(per_sheet, row_count - n) for n in range(0, max(row_count, 1), per_sheet)]
+    assert len(book.worksheets) == len(sheet_rows)
+    for sheet, rows in zip(book.worksheets, sheet_rows, strict=True):
+        assert sheet.freeze_panes == "A2"
+        assert sheet.auto_filter.ref == f"A1:{last}{rows + 1}"
+        assert all(cell.font.b for cell in sheet[1])
+        # openpyxl keeps one dimension for a run of columns of the same width.
+        width_of = {
+            i: dim.width
+            for dim in sheet.column_dimensions.values()
+            for i in range(dim.min, dim.max + 1)
+        }
+        widths = [width_of[i + 1] for i in range(len(header))]
+        # Every header fits beside its filter button; no column is wider than a screen's third.
+        assert all(len(name) + 3 <= width <= 61 for name, width in zip(header, widths, strict=True))
+        for column, width in zip(sheet.iter_cols(min_row=2), widths, strict=True):
+            for cell in column:
+                if isinstance(cell.value, datetime):
+                    assert cell.number_format == "yyyy-mm-dd hh:mm:ss" and width >= 19 + 2
+                elif isinstance(cell.value, (int, float)) and not isinstance(cell.value, bool):
+                    assert cell.number_format == "General" and width >= 10
+
+
+def test_a_chat_workbook_rendered_by_libreoffice_shows_every_value(
+    export: Callable[..., Exported], tmp_path: Path
+) -> None:
+    one_month = {"created": {"from": "2025-03-01", "to": "2025-03-31"}}
+    out = export("chat", one_month, tz=TZ, file_format="xlsx")
+    workbook = tmp_path / "chats.xlsx"
+    workbook.write_bytes(out.raw)
+    profile = f"-env:UserInstallation=file://{tmp_path}/profile"
+    convert = ["soffice", profile, "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path)]
+    subprocess.run([*convert, str(workbook)], check=True, capture_output=True, timeout=120)
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(tmp_path / "chats.pdf"), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    # The render holds the rows' values, and none is drawn as `###` for want of width.
+    assert out.report.row_count and "Chat ID" in text and "2025-03-" in text
+    assert "###" not in text
 
 
 def test_xlsx_keeps_hostile_message_texts(export: Callable[..., Exported]) -> None:
