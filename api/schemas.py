@@ -231,6 +231,7 @@ class SchedulePublic(BaseModel):
     format: str
     columns: list[str] | None = Field(None, description="The columns chosen, if any")
     csv: CsvDialect | None = Field(None, description="The CSV dialect, where one was chosen")
+    related: list[str] | None = Field(None, description="The related sheets, if any")
     purpose: str | None
     distribution: str | None = Field(None, description="A summary's periods")
     group_by: str | None = Field(None, description="A chat summary's groups")
@@ -254,6 +255,7 @@ class SchedulePublic(BaseModel):
             format=row.request.get("format", "csv"),
             csv=row.request.get("csv"),
             columns=row.request.get("columns"),
+            related=row.request.get("related"),
             purpose=row.request.get("purpose"),
             distribution=row.request.get("distribution"),
             group_by=row.request.get("group_by"),

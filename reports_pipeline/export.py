@@ -36,8 +36,9 @@ from reports_pipeline.formats import (
     content_type_of,
     extension_of,
     protected,
+    zipped,
 )
-from reports_pipeline.formats.base import XLSX_SHEET_ROWS, Chunks
+from reports_pipeline.formats.base import XLSX_SHEET_ROWS, Chunks, Sheet
 from reports_pipeline.formats.dialect import CsvDialect
 from reports_pipeline.job_table import ReportRow
 from reports_pipeline.lifecycle import Lifecycle
@@ -67,7 +68,8 @@ class ExportConfig(Config):
 
 def file_name_for(report: ReportRow) -> str:
     stamp = report.created_at.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
-    extension = extension_of(report.format, protected_file=report.password_protected)
+    in_zip = zipped(report.format, protected_file=report.password_protected, sheets=report.sheets)
+    extension = extension_of(report.format, zipped=in_zip)
     return f"{report.type.replace('_', '-')}-report-{stamp}-{report.id[:8]}{extension}"
 
 
@@ -108,7 +110,8 @@ def export_op(
             sheet_rows=config.xlsx_sheet_rows,
             csv=request.csv or CsvDialect(),
         )
-        target = _Target(key, FORMATS[request.format], options, password)
+        sheet = REPORT_TYPES[request.type].sheet
+        target = _Target(key, FORMATS[request.format], options, password, sheet)
         result = _write(files, target, replica, report.organisation_id, request, rows)
         if not lifecycle.complete(
             report.id,
@@ -222,13 +225,38 @@ class _Target:
     file_format: FileFormat
     options: FileOptions
     password: str | None = field(default=None, repr=False)
+    sheet: str = ""  # the rows' own file in a ZIP of sheets: `chats`
 
     @property
     def file_name(self) -> str:
         return self.key.rsplit("/", 1)[-1]
 
-    def chunks(self, columns: list[str], pieces: Iterator[pl.DataFrame]) -> Chunks:
-        encoded = self.file_format.encode(columns, pieces, self.options)
+    def chunks(self, export: Export, pieces: Iterator[pl.DataFrame]) -> Chunks:
+        """The file's bytes: the rows (`pieces` of `export`), then its related sheets."""
+        file_format, options = self.file_format, self.options
+        if not export.related:
+            return self._protected(file_format.encode(export.columns, pieces, options))
+        sheets = [
+            Sheet(self.sheet, options.title, export.columns, pieces),
+            *(
+                Sheet(r.name, r.title, r.export.columns, _split(r.export.batches))
+                for r in export.related
+            ),
+        ]
+        if file_format.encode_sheets is not None:
+            return self._protected(file_format.encode_sheets(sheets, options))
+        files = (
+            (
+                f"{sheet.name}{file_format.extension}",
+                file_format.encode(sheet.columns, sheet.pieces, options),
+            )
+            for sheet in sheets
+        )
+        return protected.zipped(
+            files, self.password, compress=file_format.compressible, tz=options.timezone
+        )
+
+    def _protected(self, encoded: Chunks) -> Chunks:
         if self.password is None:
             return encoded
         inner_name = self.file_name.removesuffix(protected.EXTENSION)
@@ -252,7 +280,9 @@ def _write(
     """Stream the export into the store. Leaving, in this order: the encoder (and a ZIP
     around it) is closed, the prefetch thread is stopped and joined, and only then is the
     replica closed."""
-    content_type = content_type_of(request.format, protected_file=target.password is not None)
+    sheets = 1 + len(request.related or [])
+    in_zip = zipped(request.format, protected_file=target.password is not None, sheets=sheets)
+    content_type = content_type_of(request.format, zipped=in_zip)
     with replica.open(organisation_id) as reader:
         export = _build_export(request, reader, replica.slice_rows)
         expected = export.matching.expected() if export.matching else None
@@ -260,7 +290,7 @@ def _write(
             rows.expect(expected)
         with (
             prefetched(export.batches) as batches,
-            contextlib.closing(target.chunks(export.columns, _pieces(batches, rows))) as chunks,
+            contextlib.closing(target.chunks(export, _pieces(batches, rows))) as chunks,
         ):
             return store.upload_stream(
                 target.key, chunks, content_type=content_type, file_name=target.file_name
@@ -308,6 +338,13 @@ def _pieces(batches: Iterator[pl.DataFrame], rows: "_RowCounter") -> Iterator[pl
         for piece in batch.iter_slices(ENCODE_ROWS):
             rows.add(piece.height)
             yield piece
+
+
+def _split(batches: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    """A related sheet's batches in pieces the encoder takes (not counted: the report's
+    rows are the rows of its own sheet)."""
+    for batch in batches:
+        yield from batch.iter_slices(ENCODE_ROWS) if batch.height else [batch]
 
 
 def _release_large_buffers_on_free() -> None:

@@ -160,6 +160,11 @@ class ReportRow:
     sealed_password: str | None = field(default=None, repr=False)
 
     @property
+    def sheets(self) -> int:
+        """How many sheets its file holds: the rows, and each related sheet asked for."""
+        return 1 + len(self.request.get("related") or [])
+
+    @property
     def stored_object(self) -> StoredObject | None:
         """The object its run uploaded, as recorded then (None before it completed)."""
         if self.object_key is None or self.file_size_bytes is None:

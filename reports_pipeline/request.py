@@ -32,9 +32,11 @@ from reports_pipeline.reports import REPORT_TYPES
 if TYPE_CHECKING:
     ReportTypeName = str
     FileFormat = str
+    RelatedName = str
 else:
     ReportTypeName = Literal[tuple(REPORT_TYPES)]
     FileFormat = Literal[tuple(FORMATS)]
+    RelatedName = Literal[tuple(name for t in REPORT_TYPES.values() for name in t.related)]
 MAX_PURPOSE = 500
 # The formats a `csv` dialect applies to: those whose file is a CSV (the page tells them so).
 CSV_FORMATS = frozenset(name for name, f in FORMATS.items() if f.extension.startswith(".csv"))
@@ -70,11 +72,11 @@ Purpose = Annotated[
 ]
 
 
-def _each_once(columns: list[str]) -> list[str]:
-    repeated = sorted(name for name, times in Counter(columns).items() if times > 1)
+def _each_once(names: list[str]) -> list[str]:
+    repeated = sorted(name for name, times in Counter(names).items() if times > 1)
     if repeated:
-        raise ValueError(f"a column is chosen twice: {', '.join(repeated[:5])}")
-    return columns
+        raise ValueError(f"chosen twice: {', '.join(repeated[:5])}")
+    return names
 
 
 Columns = Annotated[
@@ -85,6 +87,18 @@ Columns = Annotated[
         description="The columns wanted, in the order wanted, named as the file's header "
         "names them (`POST …/columns` lists them); the file holds exactly these.",
         examples=[["Chat ID", "Created At", "Assignee Name", "CSAT Score"]],
+    ),
+    AfterValidator(_each_once),
+]
+
+
+Related = Annotated[
+    list[RelatedName],
+    Field(
+        min_length=1,
+        description="Sheets of the exported chats' related rows, after the chats: in `xlsx` "
+        "one sheet each, otherwise a ZIP with one file per sheet (chat exports only).",
+        examples=[["contacts", "messages"]],
     ),
     AfterValidator(_each_once),
 ]
@@ -130,6 +144,7 @@ class RequestBase(SelectionBase):
 
     format: FileFormat = "csv"
     columns: Columns | None = None
+    related: Related | None = None
     csv: CsvDialect | None = Field(
         None, description="The CSV dialect, for `csv` and `csv_gz`: default `,`, a BOM, CRLF"
     )
@@ -142,6 +157,13 @@ class RequestBase(SelectionBase):
         if self.csv is not None and self.format not in CSV_FORMATS:
             formats = " and ".join(sorted(CSV_FORMATS))
             raise ValueError(f"'csv' options are for the {formats} formats, not {self.format}")
+        return self
+
+    @model_validator(mode="after")
+    def _related_fits(self) -> RequestBase:
+        if self.related and not REPORT_TYPES[self.type].related:
+            with_sheets = " and ".join(n for n, t in REPORT_TYPES.items() if t.related)
+            raise ValueError(f"'related' sheets are for the {with_sheets} export, not {self.type}")
         return self
 
     def document(self) -> dict[str, Any]:

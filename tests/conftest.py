@@ -261,7 +261,7 @@ class Exported:
         self.raw = raw
         self.header: list[str] = []
         self.rows: Rows = []
-        if report.format == "csv" and not report.password_protected and raw:
+        if report.format == "csv" and not report.password_protected and report.sheets == 1 and raw:
             reader = csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""))
             self.header = next(reader, [])
             self.rows = [dict(zip(self.header, r, strict=True)) for r in reader]

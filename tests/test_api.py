@@ -107,6 +107,10 @@ def test_fifty_simultaneous_posts_give_one_202(api: TestClient) -> None:
         ({"type": "ticket", "csv": {"delimiter": ":"}}, ["body", "ticket", "csv", "delimiter"]),
         ({"type": "ticket", "csv": {"quote": "'"}}, ["body", "ticket", "csv", "quote"]),
         ({"type": "ticket", "format": "xlsx", "csv": {}}, ["body", "ticket"]),
+        ({"type": "ticket", "related": ["contacts"]}, ["body", "ticket"]),
+        ({"type": "chat", "related": ["tickets"]}, ["body", "chat", "related", 0]),
+        ({"type": "chat", "related": ["labels", "labels"]}, ["body", "chat", "related"]),
+        ({"type": "chat", "related": []}, ["body", "chat", "related"]),
     ],
 )
 def test_invalid_bodies_are_422_naming_the_field(api: TestClient, body: dict, field: list) -> None:
@@ -420,4 +424,17 @@ def test_a_schedule_keeps_its_csv_dialect(api: TestClient) -> None:
     assert made.status_code == 201, made.text
     assert made.json()["csv"] == dialect
     wrong = api.post(f"{BASE}/schedules", json=body | {"format": "parquet"}, headers=auth())
+    assert wrong.status_code == 422, wrong.text
+
+
+def test_a_schedule_keeps_its_related_sheets_for_chats_only(api: TestClient) -> None:
+    body = {"name": "Chats with their messages", "cron": "0 6 * * 1", "type": "chat"}
+    made = api.post(f"{BASE}/schedules", json=body | {"related": ["messages"]}, headers=auth())
+    assert made.status_code == 201, made.text
+    assert made.json()["related"] == ["messages"]
+    wrong = api.post(
+        f"{BASE}/schedules",
+        json={**TICKET, "name": "x", "cron": "0 6 * * *", "related": ["labels"]},
+        headers=auth(),
+    )
     assert wrong.status_code == 422, wrong.text

@@ -10,13 +10,19 @@ FORMATS: dict[str, FileFormat] = {
 }
 
 
-def extension_of(format_name: str, *, protected_file: bool) -> str:
-    """`.csv`, `.parquet`, ...; a protected file is a ZIP holding that file: `.csv.zip`."""
-    return FORMATS[format_name].extension + (protected.EXTENSION if protected_file else "")
+def zipped(format_name: str, *, protected_file: bool, sheets: int = 1) -> bool:
+    """Whether the file is a ZIP of the format's files: it is protected, or it has several
+    sheets and the format's file holds one."""
+    return protected_file or (sheets > 1 and FORMATS[format_name].encode_sheets is None)
 
 
-def content_type_of(format_name: str, *, protected_file: bool) -> str:
-    return protected.CONTENT_TYPE if protected_file else FORMATS[format_name].content_type
+def extension_of(format_name: str, *, zipped: bool) -> str:
+    """`.csv`, `.parquet`, ...; a ZIP of such files: `.csv.zip`."""
+    return FORMATS[format_name].extension + (protected.EXTENSION if zipped else "")
 
 
-__all__ = ["FORMATS", "FileFormat", "FileOptions", "content_type_of", "extension_of"]
+def content_type_of(format_name: str, *, zipped: bool) -> str:
+    return protected.CONTENT_TYPE if zipped else FORMATS[format_name].content_type
+
+
+__all__ = ["FORMATS", "FileFormat", "FileOptions", "content_type_of", "extension_of", "zipped"]

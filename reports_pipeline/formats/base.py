@@ -36,6 +36,20 @@ Encoder = Callable[[Sequence[str], Iterable[pl.DataFrame], FileOptions], Chunks]
 
 
 @dataclass(frozen=True)
+class Sheet:
+    """One header and its rows, in a file of several: a workbook's sheet (`title`), or a
+    ZIP's file (`name`, without its extension)."""
+
+    name: str
+    title: str
+    columns: Sequence[str]
+    pieces: Iterable[pl.DataFrame]
+
+
+SheetsEncoder = Callable[[Iterable[Sheet], FileOptions], Chunks]
+
+
+@dataclass(frozen=True)
 class FileFormat:
     name: str
     extension: str
@@ -45,6 +59,8 @@ class FileFormat:
     compressible: bool = False
     label: str = ""  # its short name: the API's description, the page's list
     description: str = ""  # what it is for, where the page offers it
+    # A format whose one file holds several sheets (a workbook); others go in a ZIP.
+    encode_sheets: SheetsEncoder | None = None
 
 
 def local_time(column: pl.Expr, dtype: pl.DataType, tz: str) -> pl.Expr:

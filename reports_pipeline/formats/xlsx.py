@@ -26,7 +26,7 @@ import xlsxwriter
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from reports_pipeline.formats.base import Chunks, FileFormat, FileOptions, local_time
+from reports_pipeline.formats.base import Chunks, FileFormat, FileOptions, Sheet, local_time
 
 CELL_TEXT_LIMIT = 32_767  # Excel's limit for one cell; longer texts are cut
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
@@ -47,21 +47,13 @@ NUMBER_WIDTH = 12  # General shows at most about 11 digits, rounding the rest
 CellWriter = Callable[[int, int, Any], Any]
 
 
-@dataclass(frozen=True)
-class Table:
-    """One header and its rows: the sheets of one kind of row."""
-
-    title: str
-    columns: Sequence[str]
-    pieces: Iterable[pl.DataFrame]
-
-
 def encode(columns: Sequence[str], pieces: Iterable[pl.DataFrame], options: FileOptions) -> Chunks:
-    return encode_tables([Table(options.title, columns, pieces)], options)
+    return encode_sheets([Sheet("", options.title, columns, pieces)], options)
 
 
-def encode_tables(tables: Iterable[Table], options: FileOptions) -> Chunks:
-    """One workbook holding each table's sheets in turn."""
+def encode_sheets(tables: Iterable[Sheet], options: FileOptions) -> Chunks:
+    """One workbook holding each table's sheets in turn (a table past `sheet_rows` rows
+    goes on in further sheets)."""
     with tempfile.TemporaryDirectory(prefix="crm-reports-xlsx-") as scratch:
         path = Path(scratch) / "export.xlsx"
         workbook = xlsxwriter.Workbook(str(path), {**WORKBOOK_OPTIONS, "tmpdir": scratch})
@@ -85,7 +77,7 @@ class _Styles:
 
 class _TableWriter:
     def __init__(
-        self, workbook: xlsxwriter.Workbook, table: Table, options: FileOptions, styles: _Styles
+        self, workbook: xlsxwriter.Workbook, table: Sheet, options: FileOptions, styles: _Styles
     ) -> None:
         self.workbook, self.table, self.options, self.styles = workbook, table, options, styles
         self.widths = [_header_width(name) for name in table.columns]
@@ -199,4 +191,5 @@ FORMAT = FileFormat(
     encode,
     label="Excel",
     description="Excel workbook (.xlsx)",
+    encode_sheets=encode_sheets,
 )

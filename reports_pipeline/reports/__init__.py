@@ -6,6 +6,7 @@ from reports_pipeline.reports import (
     agent_summary,
     call_log,
     chat,
+    chat_related,
     chat_summary,
     contact,
     event,
@@ -18,7 +19,10 @@ from reports_pipeline.reports.base import Export, ReportType
 REPORT_TYPES: dict[str, ReportType] = {
     t.name: t
     for t in (
-        chat.REPORT,
+        # The chat type's related sheets build on the contact and message types.
+        chat.REPORT.with_related(
+            "chats", chat_related.SHEETS, chat_related.KEYS, chat_related.READS
+        ),
         contact.REPORT,
         ticket.REPORT,
         call_log.REPORT,

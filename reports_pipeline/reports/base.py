@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import polars as pl
 
 from reports_pipeline.filters import ReportFilters, RequestOptions
 from reports_pipeline.pushdown import Narrowing, pushed
-from reports_pipeline.replica import EVERY_ROW, NO_ROWS, Prefilter, ReplicaReader, Slice
+from reports_pipeline.replica import (
+    EVERY_ROW,
+    NO_ROWS,
+    SCRATCH,
+    Prefilter,
+    ReplicaReader,
+    Slice,
+)
 
 
 @dataclass(frozen=True)
@@ -30,11 +37,69 @@ class Matching:
 @dataclass
 class Export:
     """The header and a stream of frames whose columns are exactly `columns`, in order;
-    `matching`, where the type can count its rows before reading them, how many."""
+    `matching`, where the type can count its rows before reading them, how many;
+    `related`, the sheets that follow it (read only once its own batches are done)."""
 
     columns: list[str]
     batches: Iterator[pl.DataFrame]
     matching: Matching | None = None
+    related: list[RelatedExport] = field(default_factory=list)
+
+
+@dataclass
+class RelatedExport:
+    name: str  # the sheet's file in a ZIP: `contacts`
+    title: str  # its sheet in a workbook: `Contacts`
+    export: Export
+
+
+class ExportedRows:
+    """The keys of the rows an export wrote (`keys`: header -> name, plus `row_rank`, their
+    position), kept as they stream in a table of the reader's scratch database: on disk,
+    so a million chats' keys take no memory. Related sheets read them back."""
+
+    TABLE = f"{SCRATCH}.exported_rows"
+
+    def __init__(self, reader: ReplicaReader, keys: Mapping[str, str]) -> None:
+        self.reader, self.keys, self.count = reader, keys, 0
+
+    def kept(self, batches: Iterable[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+        """`batches`, passed on as they are, their keys kept on the way (an empty batch's
+        too: it gives the table its types)."""
+        for batch in batches:
+            keys = batch.select(pl.col(header).alias(name) for header, name in self.keys.items())
+            self.reader.append(self.TABLE, keys.with_row_index("row_rank", offset=self.count))
+            self.count += batch.height
+            yield batch
+
+    def ranks(self, size: int) -> Iterator[tuple[int, int]]:
+        """Windows of `size` rows: the first and last `row_rank` of each; one empty window
+        when the export wrote no row (a sheet still gets its types)."""
+        for first in range(0, max(self.count, 1), size):
+            yield first, first + size - 1
+
+    def windows(self, size: int) -> Iterator[pl.DataFrame]:
+        """The kept keys in `row_rank` order, a window at a time."""
+        for first, last in self.ranks(size):
+            yield self.reader.query(
+                [],
+                f"SELECT * FROM {self.TABLE} WHERE row_rank BETWEEN ? AND ? "  # noqa: S608
+                "ORDER BY row_rank",
+                [first, last],
+            )
+
+
+RelatedBuilder = Callable[[ReplicaReader, ExportedRows, str, int], Export]
+
+
+@dataclass(frozen=True)
+class RelatedSheet:
+    """Rows related to an export's rows (a chat export's contacts, messages, ...): built
+    from the kept keys of the rows it wrote, after them."""
+
+    name: str
+    title: str
+    build: RelatedBuilder  # (reader, exported rows, tz, slice_rows)
 
 
 # Filters decided from the base table's own columns narrow the replica query itself
@@ -63,7 +128,7 @@ def chosen_columns(export: Export, columns: list[str], type_label: str) -> Expor
     if unknown := missing_columns(export.columns, columns):
         raise UnknownColumns(type_label, [name for _, name in unknown])
     batches = (batch.select(columns) for batch in export.batches)
-    return Export(list(columns), batches, export.matching)
+    return Export(list(columns), batches, export.matching, export.related)
 
 
 ExportBuilder = Callable[..., Export]  # (reader, filters, tz, slice_rows[, options])
@@ -120,6 +185,25 @@ class ReportType:
     options: type[RequestOptions] | None = None
     # A summary's measures: its columns after the period and what the row is of (its group).
     measures: tuple[str, ...] = ()
+    # The sheets a request may add (`related`), the keys of each written row they read,
+    # and the name of the rows' own file among them (`chats`).
+    related: Mapping[str, RelatedSheet] = field(default_factory=dict)
+    related_keys: Mapping[str, str] = field(default_factory=dict)
+    sheet: str = ""
+
+    def with_related(
+        self,
+        sheet: str,
+        sheets: Iterable[RelatedSheet],
+        keys: Mapping[str, str],
+        reads: frozenset[str],
+    ) -> ReportType:
+        """This type with the sheets a request may add beside its own (`sheet`), the keys
+        they read of each written row, and the replica tables they read."""
+        related = {s.name: s for s in sheets}
+        return replace(
+            self, sheet=sheet, related=related, related_keys=keys, reads=self.reads | reads
+        )
 
     def parse_filters(self, payload: dict[str, Any] | None) -> ReportFilters:
         return self.filters.model_validate(payload or {})
@@ -136,6 +220,19 @@ class ReportType:
         """The export `request` asks for, cut to its `columns` where it chooses some
         (raises `UnknownColumns` for a name the header does not have)."""
         whole = self.whole_export(reader, request, slice_rows)
+        related = [self.related[name] for name in getattr(request, "related", None) or []]
+        if related:
+            # The keys are kept from the whole rows: the chosen columns may leave them out.
+            exported = ExportedRows(reader, self.related_keys)
+            whole.batches = exported.kept(whole.batches)
+            whole.related = [
+                RelatedExport(
+                    sheet.name,
+                    sheet.title,
+                    sheet.build(reader, exported, request.timezone, slice_rows),
+                )
+                for sheet in related
+            ]
         columns = getattr(request, "columns", None)
         return chosen_columns(whole, columns, self.label) if columns else whole
 

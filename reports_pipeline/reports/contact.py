@@ -18,7 +18,7 @@ from reports_pipeline.filters import (
     shown,
 )
 from reports_pipeline.pushdown import Valued
-from reports_pipeline.replica import ReplicaReader
+from reports_pipeline.replica import EVERY_ROW, Prefilter, ReplicaReader
 from reports_pipeline.reports import custom_fields
 from reports_pipeline.reports.base import BaseTable, Export, ReportType, lookup, sliced_export
 
@@ -74,7 +74,16 @@ RELATED = {
 BASE = BaseTable("contacts", "created_at", "contact_id", RELATED)
 
 
-def build(reader: ReplicaReader, filters: ContactFilters, tz: str, slice_rows: int) -> Export:
+def build(
+    reader: ReplicaReader,
+    filters: ContactFilters,
+    tz: str,
+    slice_rows: int,
+    *,
+    keep: Prefilter = EVERY_ROW,
+) -> Export:
+    """The contact export; `keep` narrows the contacts considered (a chat export's related
+    sheet: the contacts of its chats)."""
     fields = custom_fields.active_fields(reader)
     columns = headed(fixed(STATIC_COLUMNS) + custom_fields.columns(fields))
     channels = lookup(
@@ -117,7 +126,7 @@ def build(reader: ReplicaReader, filters: ContactFilters, tz: str, slice_rows: i
             )
         )
 
-    return sliced_export(reader, BASE, slice_rows, enrich, where, columns, filters, tz)
+    return sliced_export(reader, BASE, slice_rows, enrich, where, columns, filters, tz, keep)
 
 
 REPORT = ReportType(

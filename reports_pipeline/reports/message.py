@@ -11,6 +11,7 @@ years of chats.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Annotated, Literal
 
 import polars as pl
@@ -91,13 +92,21 @@ def build(reader: ReplicaReader, filters: MessageFilters, tz: str, slice_rows: i
     chats = chat.chosen_chats(
         reader, filters.chat_filters(), tz, slice_rows, sent_window(filters.sent, tz), CHAT_COLUMNS
     )
+    return transcripts(reader, chats, filters.where(tz, MESSAGE_FIELDS))
+
+
+def transcripts(
+    reader: ReplicaReader, chats: Iterable[pl.DataFrame], where: pl.Expr | None = None
+) -> Export:
+    """The messages of `chats` (batches with `CHAT_COLUMNS`' names, in export order) that
+    `where` keeps (all of them without it), chat by chat in that order."""
+    keeps = pl.lit(True) if where is None else where
     members = reader.query(
         "team_members", "SELECT member_id, name AS member_name FROM team_members"
     )
-    where = filters.where(tz, MESSAGE_FIELDS)
 
-    def transcripts(batch: pl.DataFrame) -> pl.DataFrame:
-        chosen = batch.with_row_index("chat_rank")
+    def of(batch: pl.DataFrame) -> pl.DataFrame:
+        chosen = batch.select(CHAT_COLUMNS.values()).with_row_index("chat_rank")
         said = rows_for(
             reader,
             "messages",
@@ -122,10 +131,10 @@ def build(reader: ReplicaReader, filters: MessageFilters, tz: str, slice_rows: i
             )
         )
         return select_columns(
-            frame.filter(where).sort("chat_rank", "sent_at", "message_id"), COLUMNS
+            frame.filter(keeps).sort("chat_rank", "sent_at", "message_id"), COLUMNS
         )
 
-    return Export(list(COLUMNS), map(transcripts, chats))
+    return Export(list(COLUMNS), map(of, chats))
 
 
 REPORT = ReportType(
