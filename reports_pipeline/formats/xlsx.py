@@ -38,6 +38,9 @@ WORKBOOK_OPTIONS = {
     "strings_to_urls": False,
     "nan_inf_to_errors": True,
     "remove_timezone": True,
+    # A sheet of a million 60-column rows is over 4 GB of XML before compression: without
+    # ZIP64 the workbook cannot be closed. Python's zipfile adds the records only when needed.
+    "use_zip64": True,
 }
 WIDTH_SAMPLE_ROWS = 1_000
 MIN_WIDTH, MAX_WIDTH = 8, 60  # in characters of the default font
