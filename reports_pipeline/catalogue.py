@@ -121,6 +121,9 @@ class TypeInfo(BaseModel):
     date_filter: str = Field(description="The date filter a span such as 'last month' sets")
     filters: list[FilterInfo]
     options: list[OptionInfo] = Field(default_factory=list)
+    related: list[Named] = Field(
+        default_factory=list, description="The sheets `related` may add (id, sheet title)"
+    )
 
 
 class FormatInfo(BaseModel):
@@ -169,6 +172,7 @@ def type_info(report_type: ReportType) -> TypeInfo:
             option_info(n, i)
             for n, i in (report_type.options.model_fields if report_type.options else {}).items()
         ],
+        related=[Named(id=sheet.name, name=sheet.title) for sheet in report_type.related.values()],
     )
 
 

@@ -65,6 +65,7 @@ def test_admin_generates_a_filtered_ticket_report_and_downloads_it(
     expect(count).to_have_attribute("data-state", "exact")
     matching = matching_rows(page)
     assert 0 < matching < every_ticket
+    expect(page.get_by_role("group", name="Related sheets")).to_be_hidden()  # chats' only
     page.get_by_label("Separator").select_option(";")  # a European Excel's
     page.get_by_label("Byte-order mark").uncheck()
     shoot(page, "1-request-form")
@@ -315,6 +316,7 @@ def test_an_admin_asks_for_a_protected_excel_file_with_a_purpose(
     expect(page.get_by_label("Separator")).to_be_visible()
     page.get_by_label("File format").select_option("xlsx")
     expect(page.get_by_label("Separator")).to_be_hidden()  # a CSV's layout only
+    picked = pick_columns(page, ["Email", "Name", "Contact ID"])
     page.get_by_label("File password").fill("page-password-1")
     page.get_by_label("Purpose").fill("Contacts for the CRM migration")
     shoot(page, "11-format-password-purpose")
@@ -340,7 +342,42 @@ def test_an_admin_asks_for_a_protected_excel_file_with_a_purpose(
     assert opened.returncode == 0, opened.stderr
     (workbook,) = tmp_path.glob("contact-report-*.xlsx")
     sheet = openpyxl.load_workbook(workbook, read_only=True).worksheets[0]
-    assert next(sheet.iter_rows(values_only=True))[:3] == ("Contact ID", "Name", "Phone")
+    assert next(sheet.iter_rows(values_only=True)) == ("Email", "Name", "Contact ID")
+
+    # Back on the page later, "As last time" gives the same choice for the type.
+    page.reload()
+    page.get_by_role("radio", name=re.compile(r"^Contact\b")).check()
+    page.locator("#columns-picker > summary").click()
+    expect(page.locator("#column-list li")).not_to_have_count(0)
+    page.get_by_role("button", name="As last time").click()
+    expect(page.locator("#column-summary")).to_have_text(picked)
+    checked = page.locator("#column-list input:checked")
+    assert [checked.nth(i).input_value() for i in range(3)] == ["Email", "Name", "Contact ID"]
+
+
+def pick_columns(page: Page, wanted: list[str]) -> str:
+    """Choose `wanted`, in that order, in the column picker: searched, ticked and moved as
+    an admin would. Returns the picker's summary."""
+    page.locator("#columns-picker > summary").click()
+    columns = page.locator("#column-list li")
+    expect(columns).not_to_have_count(0)
+    header = [columns.nth(i).get_attribute("data-column") for i in range(columns.count())]
+    page.get_by_label("Search columns").fill("mail")
+    expect(page.locator("#column-list li:visible")).to_have_count(
+        sum("mail" in str(name).lower() for name in header)
+    )
+    page.get_by_label("Search columns").fill("")
+    for i, name in enumerate(header):
+        if name not in wanted:
+            columns.nth(i).locator("input").uncheck()
+    for position, name in enumerate(wanted):  # each moved up to its place
+        while header.index(name) > position:
+            page.get_by_role("button", name=f"Move {name} up", exact=True).click()
+            at = header.index(name)
+            header[at - 1], header[at] = header[at], header[at - 1]
+    summary = f"{len(wanted)} of {len(header)} chosen"
+    expect(page.locator("#column-summary")).to_have_text(summary)
+    return summary
 
 
 def test_a_running_export_shows_a_bar_its_share_and_the_time_left(
@@ -375,6 +412,9 @@ def test_an_admin_repeats_the_filter_panels_export_on_a_schedule(
     page.get_by_text("Repeat this export on a schedule").click()
     page.get_by_label("Name").fill("Monthly chats for BI")
     page.get_by_label("File format").select_option("xlsx")
+    related = page.get_by_role("group", name="Related sheets")
+    related.get_by_role("checkbox", name="Messages").check()
+    related.get_by_role("checkbox", name="Labels").check()
     page.get_by_role("button", name="Save schedule").click()
     expect(page.locator("#schedule-message")).to_contain_text('Schedule "Monthly chats for BI"')
     row = page.locator("#schedule-rows tr").filter(has_text="Monthly chats for BI")
@@ -387,7 +427,7 @@ def test_an_admin_repeats_the_filter_panels_export_on_a_schedule(
         headers={"Authorization": f"Bearer {token(ORG, 'admin', 'page-admin')}"},
     ).json()
     assert made["filters"]["created"] == {"from": "-1 month start", "to": "-1 month end"}
-    assert made["format"] == "xlsx"
+    assert made["format"] == "xlsx" and made["related"] == ["messages", "labels"]
 
     row.get_by_role("button", name="Pause").click()
     expect(row).to_have_attribute("data-paused", "true")

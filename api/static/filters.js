@@ -204,6 +204,8 @@ function renderFilters() {
   $("filters").replaceChildren(...shown);
   $("filters").oninput = $("filters").onchange = changed;
   renderOptions();
+  renderRelated();
+  resetColumns();
   changed();
 }
 
@@ -216,7 +218,8 @@ function renderOptions() {
     return el("div", { class: "row" }, [el("label", { for: id, text: option.title }), select]);
   });
   $("report-options").replaceChildren(...rows);
-  $("report-options").onchange = countLater; // a range may not fit the periods chosen
+  // A range may not fit the periods chosen; a summary's groups change its header.
+  $("report-options").onchange = () => { resetColumns(); countLater(); };
 }
 
 function readOptions() {

@@ -143,6 +143,21 @@ function readDialect() {
   return plain ? {} : { csv: dialect };
 }
 
+// The sheets the type may add (a chat export's contacts, messages, ...), from the catalogue.
+function renderRelated() {
+  const sheets = selectedType().related;
+  const choices = sheets.map((sheet) => el("label", { class: "choice" }, [
+    el("input", { type: "checkbox", value: sheet.id, "data-related": sheet.id }), el("span", { text: sheet.name }),
+  ]));
+  $("related-choices").replaceChildren(...choices);
+  $("related-sheets").hidden = sheets.length === 0;
+}
+
+function readRelated() {
+  const chosen = [...$("related-choices").querySelectorAll("input:checked")].map((box) => box.value);
+  return chosen.length ? { related: chosen } : {};
+}
+
 function renderTimezones() {
   const here = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
   const zones = ["UTC", ...(Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : [])];
@@ -163,13 +178,14 @@ async function requestExport(event) {
   const body = { type: selectedType().name, filters: readFilters(), timezone: $("timezone").value };
   Object.assign(body, readOptions());
   body.format = $("file-format").value;
-  Object.assign(body, readDialect());
+  Object.assign(body, readColumns(), readDialect(), readRelated());
   const purpose = $("purpose").value.trim();
   if (purpose) body.purpose = purpose;
   const password = $("file-password").value;
   if (password) body.password = password;
   try {
     const created = await api(base(), { method: "POST", body: JSON.stringify(body) });
+    rememberColumns(body);
     const report = await api(`${base()}/${created.id}`);
     upsert(report);
     message.className = "notice info";
@@ -385,6 +401,7 @@ async function start() {
     renderTypes();
     renderFormats();
     renderTimezones();
+    setUpColumns();
     renderFilters();
   }
 }

@@ -13,7 +13,7 @@ function scheduleBody() {
     name: $("schedule-name").value.trim() || `${selectedType().label} export`,
     cron: when === "custom" ? $("schedule-cron").value.trim() : when,
     type, filters, timezone: $("timezone").value, format: $("file-format").value,
-    ...readOptions(), ...readDialect(),
+    ...readOptions(), ...readColumns(), ...readDialect(), ...readRelated(),
   };
   const purpose = $("purpose").value.trim();
   if (purpose) body.purpose = purpose;

@@ -190,6 +190,8 @@ class ReportType:
     related: Mapping[str, RelatedSheet] = field(default_factory=dict)
     related_keys: Mapping[str, str] = field(default_factory=dict)
     sheet: str = ""
+    # Whether `build` takes `only` (headers) and then reads only what those columns need.
+    narrows_columns: bool = False
 
     def with_related(
         self,
@@ -218,23 +220,39 @@ class ReportType:
 
     def export(self, reader: ReplicaReader, request: Any, slice_rows: int) -> Export:
         """The export `request` asks for, cut to its `columns` where it chooses some
-        (raises `UnknownColumns` for a name the header does not have)."""
-        whole = self.whole_export(reader, request, slice_rows)
+        (raises `UnknownColumns` for a name the header does not have), with its related
+        sheets."""
+        columns = getattr(request, "columns", None)
         related = [self.related[name] for name in getattr(request, "related", None) or []]
+        keys = list(self.related_keys) if related else []
+        rows = self._rows(reader, request, slice_rows, columns, keys)
         if related:
             # The keys are kept from the whole rows: the chosen columns may leave them out.
             exported = ExportedRows(reader, self.related_keys)
-            whole.batches = exported.kept(whole.batches)
-            whole.related = [
-                RelatedExport(
-                    sheet.name,
-                    sheet.title,
-                    sheet.build(reader, exported, request.timezone, slice_rows),
-                )
-                for sheet in related
+            rows.batches = exported.kept(rows.batches)
+            tz = request.timezone
+            rows.related = [
+                RelatedExport(s.name, s.title, s.build(reader, exported, tz, slice_rows))
+                for s in related
             ]
-        columns = getattr(request, "columns", None)
-        return chosen_columns(whole, columns, self.label) if columns else whole
+        return chosen_columns(rows, columns, self.label) if columns else rows
+
+    def _rows(
+        self,
+        reader: ReplicaReader,
+        request: Any,
+        slice_rows: int,
+        columns: list[str] | None,
+        keys: list[str],
+    ) -> Export:
+        """The export of every column, or, where the type can skip the work of the others
+        (`narrows_columns`), of the chosen columns and `keys` only."""
+        if not (columns and self.narrows_columns):
+            return self.whole_export(reader, request, slice_rows)
+        if unknown := self.unknown_columns(reader, request):
+            raise UnknownColumns(self.label, [name for _, name in unknown])
+        only = list(dict.fromkeys([*columns, *keys]))
+        return self.build(reader, request.filters, request.timezone, slice_rows, only=only)
 
     def header(self, reader: ReplicaReader, request: Any) -> list[str]:
         """Every column an export of `request` has for this organisation, in order."""

@@ -393,9 +393,10 @@ def build(
     keep: Prefilter = EVERY_ROW,
     only: Sequence[str] | None = None,
 ) -> Export:
-    """The chat export. For the message export, which chooses chats with it: `keep`
-    narrows the chats considered before any is enriched, and `only` (headers) limits the
-    columns, so only the related rows those columns and the active filters read are read."""
+    """The chat export. `only` (headers: a request's chosen columns, or what the message
+    export needs of each chat) limits the columns, so only the related rows those columns
+    and the active filters read are read; `keep` narrows the chats considered before any is
+    enriched (the message export's sent window)."""
     fields = custom_fields.active_fields(reader)
     columns = headed(fixed(HEAD_COLUMNS) + custom_fields.columns(fields) + fixed(TAIL_COLUMNS))
     if only is not None:
@@ -481,6 +482,7 @@ REPORT = ReportType(
     filters=ChatFilters,
     build=build,
     base=BASE,
+    narrows_columns=True,
     example={
         "type": "chat",
         "filters": {
