@@ -22,6 +22,7 @@ from reports_pipeline.filters import (
 )
 from reports_pipeline.formats import FORMATS
 from reports_pipeline.reports import REPORT_TYPES, ReportType
+from reports_pipeline.zones import canonical_zones
 
 FilterKind = Literal["flag", "text", "set", "dates", "numbers", "conditions"]
 
@@ -141,6 +142,7 @@ class Catalogue(BaseModel):
     formats: list[FormatInfo]
     groups: list[Named]
     operators: list[Named]
+    timezones: list[str] = Field(description="The zones a request's timezone is picked from")
 
 
 def catalogue() -> Catalogue:
@@ -158,6 +160,7 @@ def catalogue() -> Catalogue:
         ],
         groups=[Named(id=key, name=title) for key, title in GROUP_TITLES.items()],
         operators=[Named(id=op, name=title) for op, title in OPERATOR_TITLES.items()],
+        timezones=list(canonical_zones()),
     )
 
 

@@ -10,6 +10,8 @@ from typing import Any
 from reports_pipeline.replica import ReplicaReader
 
 SOURCES: dict[str, tuple[str | tuple[str, ...], str]] = {
+    # The organisation itself: the page's default timezone is its zone.
+    "organisation": ("organisations", "SELECT timezone AS id, name FROM organisations"),
     "members": ("team_members", "SELECT member_id AS id, name FROM team_members ORDER BY name"),
     "teams": ("teams", "SELECT team_id AS id, name FROM teams ORDER BY name"),
     "labels": ("labels", "SELECT label_id AS id, name FROM labels ORDER BY name"),

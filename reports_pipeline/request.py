@@ -27,6 +27,7 @@ from reports_pipeline.filters import ReportFilters, StrictModel
 from reports_pipeline.formats import FORMATS
 from reports_pipeline.formats.dialect import CsvDialect
 from reports_pipeline.reports import REPORT_TYPES
+from reports_pipeline.zones import canonical
 
 # The names the API accepts are the registries' keys (the OpenAPI document lists them).
 if TYPE_CHECKING:
@@ -53,9 +54,10 @@ def _zones() -> frozenset[str]:
 
 
 def _known_zone(name: str) -> str:
+    """The zone `name` means, by its canonical name (a legacy alias is read as the zone)."""
     if name not in _zones():
         raise ValueError(f"unknown IANA timezone '{name}'")
-    return name
+    return canonical(name)
 
 
 Timezone = Annotated[

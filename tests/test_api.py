@@ -344,6 +344,8 @@ def test_filter_options_list_the_organisations_values(api: TestClient) -> None:
         "trackers",
     } <= set(options)
     assert all({"id", "name"} == set(o) for o in options["members"])
+    (organisation,) = options["organisation"]  # its zone is the page's default
+    assert organisation["id"] in api.get(f"{BASE}/types", headers=auth()).json()["timezones"]
     for source in ("issues", "sub_issues", "ticket_statuses", "goals", "channels"):
         names = [o["name"] for o in options[source]]
         assert len(set(names)) == len(names), f"{source} has entries an admin cannot tell apart"
@@ -438,3 +440,23 @@ def test_a_schedule_keeps_its_related_sheets_for_chats_only(api: TestClient) -> 
         headers=auth(),
     )
     assert wrong.status_code == 422, wrong.text
+
+
+@pytest.mark.parametrize(
+    ("given", "recorded"),
+    [
+        ("Asia/Calcutta", "Asia/Kolkata"),
+        ("Europe/Kiev", "Europe/Kyiv"),
+        ("US/Eastern", "America/New_York"),
+    ],
+)
+def test_a_legacy_zone_name_is_recorded_by_its_canonical_name(
+    api: TestClient, given: str, recorded: str
+) -> None:
+    made = api.post(BASE, json=TICKET | {"timezone": given}, headers=auth())
+    assert made.status_code == 202, made.text
+    report = api.get(f"{BASE}/{made.json()['id']}", headers=auth()).json()
+    assert report["timezone"] == recorded
+    # Its own organisation's zones are offered by their canonical names only.
+    zones = api.get(f"{BASE}/types", headers=auth()).json()["timezones"]
+    assert recorded in zones and given not in zones and zones[0] == "UTC"

@@ -54,6 +54,14 @@ def test_admin_generates_a_filtered_ticket_report_and_downloads_it(
     page: Page, e2e_stack: Stack
 ) -> None:
     every_ticket = every_row_counted(page, e2e_stack, "Ticket")
+    # The organisation's own zone by default, picked from canonical names only.
+    options = httpx.get(
+        f"{e2e_stack.api_url}/api/wp-crm/reports/{ORG}/options",
+        headers={"Authorization": f"Bearer {token(ORG, 'admin', 'page-admin')}"},
+    ).json()
+    expect(page.get_by_label("Timezone")).to_have_value(options["organisation"][0]["id"])
+    expect(page.locator('#timezones option[value="Asia/Kolkata"]')).to_have_count(1)
+    expect(page.locator('#timezones option[value="Asia/Calcutta"]')).to_have_count(0)
     count = page.locator("#match-count")
     page.locator("details[data-group=status] > summary").click()  # its group opens
     priorities = page.locator("[data-filter=priorities]")
@@ -415,6 +423,12 @@ def test_an_admin_repeats_the_filter_panels_export_on_a_schedule(
     related = page.get_by_role("group", name="Related sheets")
     related.get_by_role("checkbox", name="Messages").check()
     related.get_by_role("checkbox", name="Labels").check()
+    page.get_by_label("When").select_option("custom")
+    page.get_by_label("Cron expression").fill("every day")
+    page.get_by_role("button", name="Save schedule").click()
+    # The field named, the message in plain words.
+    expect(page.locator("#schedule-message")).to_have_text(re.compile(r"^cron: not a cron"))
+    page.get_by_label("When").select_option("0 6 1 * *")
     page.get_by_role("button", name="Save schedule").click()
     expect(page.locator("#schedule-message")).to_contain_text('Schedule "Monthly chats for BI"')
     row = page.locator("#schedule-rows tr").filter(has_text="Monthly chats for BI")

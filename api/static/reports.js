@@ -158,13 +158,15 @@ function readRelated() {
   return chosen.length ? { related: chosen } : {};
 }
 
+// The canonical IANA names (the API's list), searched as one types; the organisation's own
+// zone first, as the default.
 function renderTimezones() {
-  const here = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
-  const zones = ["UTC", ...(Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : [])];
-  const select = $("timezone");
-  select.replaceChildren(...[...new Set(zones)].map((z) => el("option", { value: z, text: z })));
-  select.value = zones.includes(here) ? here : "UTC";
-  select.addEventListener("change", countLater); // the dates are read in it
+  const zones = state.catalogue.timezones;
+  const own = (state.options.organisation || [])[0];
+  const input = $("timezone");
+  $("timezones").replaceChildren(...zones.map((z) => el("option", { value: z })));
+  input.value = own && zones.includes(own.id) ? own.id : "UTC";
+  input.addEventListener("change", countLater); // the dates are read in it
 }
 
 // ---------------------------------------------------------------- requests and the list
@@ -228,9 +230,15 @@ function pointAt(existingId, message, error) {
   state.countdown = setInterval(tick, 1000);
 }
 
+// A 422's errors in words: each with the field it is about (without "body" and the type a
+// request body is told apart by), or alone when it is about the whole request.
 function fieldErrors(detail) {
   if (!Array.isArray(detail)) return String(detail);
-  return detail.map((e) => `${e.loc.filter((p) => p !== "body").slice(1).join(" › ")}: ${e.msg}`).join("; ");
+  const types = new Set((state.catalogue ? state.catalogue.types : []).map((t) => t.name));
+  return detail.map((e) => {
+    const path = e.loc.filter((part, i) => part !== "body" && !(i === 1 && types.has(part)));
+    return path.length ? `${path.join(" › ")}: ${e.msg}` : e.msg;
+  }).join("; ");
 }
 
 function upsert(report) {
