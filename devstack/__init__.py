@@ -228,8 +228,17 @@ class Stack:
 
     def start(self) -> None:
         self.start_s3()
+        self.migrate_job_table()
         self.start_dagster()
         self.start_api()
+
+    def migrate_job_table(self) -> None:
+        """The job table exists before Dagster's sensors first read it (the API migrates
+        again on start, finding nothing to do)."""
+        from reports_pipeline.job_table import migrate_for
+
+        env = self.env()
+        migrate_for(env["REPORTS_DATABASE_URL"], env.get("REPORTS_DATABASE_OWNER_URL"))
 
     def stop_process(self, name: str, timeout_s: float = 15) -> None:
         """Stop the process's whole group, even when its leader has died already: its

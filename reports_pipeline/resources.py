@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import sqlalchemy as sa
 from dagster import ConfigurableResource, InitResourceContext
 from dagster_aws.s3 import S3Resource
 from pydantic import PrivateAttr
@@ -69,6 +70,10 @@ class JobTableResource(ConfigurableResource):
     @property
     def lifecycle(self) -> Lifecycle:
         return Lifecycle(self.table.engine)
+
+    def ready(self) -> bool:
+        """Whether the job table exists yet (the API, or `make up`, creates it)."""
+        return sa.inspect(self.table.engine).has_table("reports")
 
     @property
     def schedules(self) -> Schedules:

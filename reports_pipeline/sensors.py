@@ -57,7 +57,13 @@ from reports_pipeline.webhooks import Payload
 def reconcile_reports(
     context: SensorEvaluationContext, job_table: JobTableResource, store: ReportStoreResource
 ):
+    if not job_table.ready():
+        return SkipReason(NOT_READY)
     return reconcile(context, job_table, store, TICK_BUDGET_S)
+
+
+# Before the API's (or `make up`'s) first start there is no job table to read: not an error.
+NOT_READY = "the job table does not exist yet: the API creates it when it first starts"
 
 
 # Dagster gives a sensor's tick 60 s; the reconciler ends its work within this.
@@ -164,6 +170,8 @@ def _apply(
     "firing the rate limit refuses is recorded as skipped) and launches its run.",
 )
 def fire_schedules(context: SensorEvaluationContext, job_table: JobTableResource):
+    if not job_table.ready():
+        return SkipReason(NOT_READY)
     schedules, now = job_table.schedules, utcnow()
     due = schedules.due(now)
     if not due:
@@ -191,6 +199,8 @@ def fire_schedules(context: SensorEvaluationContext, job_table: JobTableResource
     "tick; the rest next tick) and schedules the retries of those not answered with a 2xx.",
 )
 def deliver_webhooks(context: SensorEvaluationContext, job_table: JobTableResource):
+    if not job_table.ready():
+        return SkipReason(NOT_READY)
     tried = job_table.webhooks.deliver_due(report_payload(job_table.table))
     failed = [attempt for attempt in tried if attempt.error]
     for attempt in failed:

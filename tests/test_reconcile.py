@@ -377,3 +377,23 @@ def test_a_tick_ends_in_time_however_slow_the_store_and_later_ticks_remove_every
         tick(instance, database_url, resource)
     assert job_table.unsettled() == []
     assert sum(files_of(store, r) for r in reports) == 0
+
+
+def test_before_the_job_table_exists_every_sensor_skips_without_an_error(
+    tmp_path: Path,
+) -> None:
+    """A fresh Dagster home may tick before the API's first start has created the table."""
+    from reports_pipeline.job_table import make_engine, migrate
+    from reports_pipeline.sensors import NOT_READY, deliver_webhooks, fire_schedules
+
+    database_url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    unreachable = S3Resource(endpoint_url="http://127.0.0.1:9", region_name="us-east-1")
+    store = ReportStoreResource(s3=unreachable, bucket="none")
+    with DagsterInstance.ephemeral() as instance:
+        for sensor in (reconcile_reports, fire_schedules, deliver_webhooks):
+            with sensor_context(instance, database_url, store) as context:
+                skipped = sensor(context)
+            assert isinstance(skipped, SkipReason) and skipped.skip_message == NOT_READY
+        migrate(make_engine(database_url))
+        with sensor_context(instance, database_url, store) as context:
+            assert fire_schedules(context).skip_message == "no schedule is due"
