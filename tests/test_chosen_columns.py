@@ -60,7 +60,7 @@ CHAT_FILTER_MIXES: list[dict[str, Any]] = [
     {"csat": {"min": 3}},
     {"has_open_tickets": False, "goals": {"exists": True}},
     {"search": "a", "rated": True},
-    {"contact_custom_fields": [{"field": "plan", "op": "exists"}]},
+    {"contact_custom_fields": [{"field": "plan", "op": "exists", "value": True}]},
     {"reopened": True, "bot_handled": True},
 ]
 
