@@ -51,8 +51,9 @@ def finished_run(stack: Stack, **tags: str) -> Any:
 
 
 def graphql(stack: Stack, query: str, **variables: Any) -> dict[str, Any]:
+    # A launch may wait on the code server, which shares two cores with the whole suite.
     answer = httpx.post(
-        f"{stack.dagster_url}/graphql", json={"query": query, "variables": variables}
+        f"{stack.dagster_url}/graphql", json={"query": query, "variables": variables}, timeout=60
     )
     answer.raise_for_status()
     body: dict[str, Any] = answer.json()

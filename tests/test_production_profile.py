@@ -15,6 +15,7 @@ from dagster import DagsterInstance, RunsFilter
 from devstack import REPO, Ports, Stack
 from reports_pipeline.contract import TAG_REPORT_ID
 from tests.conftest import SECRET, auth, fresh_database
+from tests.eventually import eventually
 from tests.test_e2e import wait_for
 
 PRODUCTION = REPO / "deploy" / "dagster.production.yaml"
@@ -101,8 +102,13 @@ def test_an_export_runs_through_the_daemon_on_postgres_storage(
         assert done["status"] == "completed", done
         assert download(stack, base, report_id)
         with DagsterInstance.from_config(str(stack.dagster_home)) as instance:
-            runs = instance.get_runs(filters=RunsFilter(tags={TAG_REPORT_ID: report_id}))
-            assert [run.status.value for run in runs] == ["SUCCESS"]
+            # The report completes inside the run; the run ends just after.
+            def ended() -> list[str] | None:
+                tagged = RunsFilter(tags={TAG_REPORT_ID: report_id})
+                statuses = [run.status.value for run in instance.get_runs(filters=tagged)]
+                return statuses if statuses and "STARTED" not in statuses else None
+
+            assert eventually(ended, f"the run of report {report_id} ended") == ["SUCCESS"]
             assert type(instance.run_storage).__name__ == "PostgresRunStorage"
     finally:
         stack.stop()
