@@ -36,7 +36,6 @@ from reports_pipeline.formats import (
     content_type_of,
     extension_of,
     protected,
-    zipped,
 )
 from reports_pipeline.formats.base import XLSX_SHEET_ROWS, Chunks, Sheet
 from reports_pipeline.formats.dialect import CsvDialect
@@ -68,8 +67,9 @@ class ExportConfig(Config):
 
 def file_name_for(report: ReportRow) -> str:
     stamp = report.created_at.astimezone(UTC).strftime("%Y%m%d-%H%M%S")
-    in_zip = zipped(report.format, protected_file=report.password_protected, sheets=report.sheets)
-    extension = extension_of(report.format, zipped=in_zip)
+    extension = extension_of(
+        report.format, protected_file=report.password_protected, sheets=report.sheets
+    )
     return f"{report.type.replace('_', '-')}-report-{stamp}-{report.id[:8]}{extension}"
 
 
@@ -111,7 +111,7 @@ def export_op(
             csv=request.csv or CsvDialect(),
         )
         sheet = REPORT_TYPES[request.type].sheet
-        target = _Target(key, FORMATS[request.format], options, password, sheet)
+        target = _Target(key, FORMATS[request.format], options, password, sheet, report.sheets)
         result = _write(files, target, replica, report.organisation_id, request, rows)
         if not lifecycle.complete(
             report.id,
@@ -226,10 +226,18 @@ class _Target:
     options: FileOptions
     password: str | None = field(default=None, repr=False)
     sheet: str = ""  # the rows' own file in a ZIP of sheets: `chats`
+    sheets: int = 1  # the rows' own, and each related sheet
 
     @property
     def file_name(self) -> str:
         return self.key.rsplit("/", 1)[-1]
+
+    @property
+    def content_type(self) -> str:
+        protected_file = self.password is not None
+        return content_type_of(
+            self.file_format.name, protected_file=protected_file, sheets=self.sheets
+        )
 
     def chunks(self, export: Export, pieces: Iterator[pl.DataFrame]) -> Chunks:
         """The file's bytes: the rows (`pieces` of `export`), then its related sheets."""
@@ -280,9 +288,6 @@ def _write(
     """Stream the export into the store. Leaving, in this order: the encoder (and a ZIP
     around it) is closed, the prefetch thread is stopped and joined, and only then is the
     replica closed."""
-    sheets = 1 + len(request.related or [])
-    in_zip = zipped(request.format, protected_file=target.password is not None, sheets=sheets)
-    content_type = content_type_of(request.format, zipped=in_zip)
     with replica.open(organisation_id) as reader:
         export = _build_export(request, reader, replica.slice_rows)
         expected = export.matching.expected() if export.matching else None
@@ -293,7 +298,7 @@ def _write(
             contextlib.closing(target.chunks(export, _pieces(batches, rows))) as chunks,
         ):
             return store.upload_stream(
-                target.key, chunks, content_type=content_type, file_name=target.file_name
+                target.key, chunks, content_type=target.content_type, file_name=target.file_name
             )
 
 

@@ -46,7 +46,7 @@ from api.schemas import (
 from reports_pipeline import lifecycle as moves
 from reports_pipeline.audit import InvalidAuditCursor
 from reports_pipeline.catalogue import Catalogue, catalogue
-from reports_pipeline.formats import content_type_of, zipped
+from reports_pipeline.formats import content_type_of
 from reports_pipeline.job_table import (
     InvalidCursor,
     JobTable,
@@ -407,10 +407,7 @@ def download_export(
             stored.key,
             report.file_name,
             content_type=content_type_of(
-                report.format,
-                zipped=zipped(
-                    report.format, protected_file=report.password_protected, sheets=report.sheets
-                ),
+                report.format, protected_file=report.password_protected, sheets=report.sheets
             ),
         )
     except StoreUnavailable:

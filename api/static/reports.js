@@ -147,7 +147,7 @@ function readDialect() {
 function renderRelated() {
   const sheets = selectedType().related;
   const choices = sheets.map((sheet) => el("label", { class: "choice" }, [
-    el("input", { type: "checkbox", value: sheet.id, "data-related": sheet.id }), el("span", { text: sheet.name }),
+    el("input", { type: "checkbox", value: sheet.id }), el("span", { text: sheet.name }),
   ]));
   $("related-choices").replaceChildren(...choices);
   $("related-sheets").hidden = sheets.length === 0;

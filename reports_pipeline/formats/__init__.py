@@ -16,13 +16,16 @@ def zipped(format_name: str, *, protected_file: bool, sheets: int = 1) -> bool:
     return protected_file or (sheets > 1 and FORMATS[format_name].encode_sheets is None)
 
 
-def extension_of(format_name: str, *, zipped: bool) -> str:
+def extension_of(format_name: str, *, protected_file: bool, sheets: int = 1) -> str:
     """`.csv`, `.parquet`, ...; a ZIP of such files: `.csv.zip`."""
-    return FORMATS[format_name].extension + (protected.EXTENSION if zipped else "")
+    in_zip = zipped(format_name, protected_file=protected_file, sheets=sheets)
+    return FORMATS[format_name].extension + (protected.EXTENSION if in_zip else "")
 
 
-def content_type_of(format_name: str, *, zipped: bool) -> str:
-    return protected.CONTENT_TYPE if zipped else FORMATS[format_name].content_type
+def content_type_of(format_name: str, *, protected_file: bool, sheets: int = 1) -> str:
+    if zipped(format_name, protected_file=protected_file, sheets=sheets):
+        return protected.CONTENT_TYPE
+    return FORMATS[format_name].content_type
 
 
-__all__ = ["FORMATS", "FileFormat", "FileOptions", "content_type_of", "extension_of", "zipped"]
+__all__ = ["FORMATS", "FileFormat", "FileOptions", "content_type_of", "extension_of"]
